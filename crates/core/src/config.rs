@@ -1,0 +1,75 @@
+//! Plugin configuration of the filter and of the sync service (the JSON in Envoy's
+//! `configuration`), and the gateway-facing sync protocol both sides speak.
+
+use serde::{Deserialize, Serialize};
+
+/// Path of the control plane's snapshot long-poll.
+pub const SNAPSHOT_PATH: &str = "/dataplane/v1/snapshot";
+/// Query parameters: `gateway` (id), `after` (the version held, 0 for none), `wait_ms`.
+/// Answers `200` with a [`crate::Snapshot`] newer than `after`, or `304` when nothing changed
+/// within `wait_ms`. Authenticated with `Authorization: Bearer <data-plane token>`.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
+/// The HTTP filter's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterConfig {
+    /// Refuse every call (`policy_unavailable`) when the control plane has not confirmed the
+    /// snapshot for this long. Must exceed the sync service's `poll_wait_ms`.
+    pub max_snapshot_age_ms: u64,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            max_snapshot_age_ms: 60_000,
+        }
+    }
+}
+
+/// The sync service's configuration (the bootstrap singleton).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Envoy cluster of the control plane.
+    pub cluster: String,
+    /// `:authority` sent to the control plane.
+    pub authority: String,
+    /// Names this gateway to the control plane. Must not be empty.
+    pub gateway_id: String,
+    /// How long the control plane may hold a long-poll open.
+    pub poll_wait_ms: u64,
+    /// Pause after a failed poll before the next one.
+    pub retry_ms: u64,
+    /// Environment variable holding the data-plane token (exposed to the VM through
+    /// `vm_config.environment_variables.host_env_keys`).
+    pub token_env: String,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            cluster: "keybrake_control_plane".into(),
+            authority: "keybrake-control-plane".into(),
+            gateway_id: "gateway".into(),
+            poll_wait_ms: 20_000,
+            retry_ms: 500,
+            token_env: "KEYBRAKE_DATAPLANE_TOKEN".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_default_and_refuse_unknown_fields() {
+        let f: FilterConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(f, FilterConfig::default());
+        let s: SyncConfig = serde_json::from_str(r#"{"gateway_id":"gw-1"}"#).unwrap();
+        assert_eq!(s.gateway_id, "gw-1");
+        assert_eq!(s.cluster, "keybrake_control_plane");
+        assert!(serde_json::from_str::<SyncConfig>(r#"{"gateway":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! The per-request decision: from the facts of one request and the current policy index to
+//! "forward with this credential" or "refuse for this reason".
+
+use crate::deny::DenyReason;
+use crate::endpoint::{join_path, NormalizedPath};
+use crate::key::VaultKey;
+use crate::snapshot::{IndexedKey, PolicyIndex, SyncStatus};
+use crate::vendor::Vendor;
+
+/// What the filter read from a request's headers.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestFacts<'a> {
+    pub method: &'a [u8],
+    /// The `:path` as received, vendor prefix included (`/stripe/v1/…`).
+    pub path: &'a [u8],
+    pub authorization: Option<&'a [u8]>,
+    pub now_ms: u64,
+}
+
+/// A call that may go on.
+#[derive(Debug)]
+pub struct Allowed<'i> {
+    pub vendor: Vendor,
+    pub key: &'i IndexedKey,
+    /// Replaces the vault key in `Authorization`.
+    pub upstream_authorization: &'i str,
+    /// The canonical `:path` to forward, when it differs from the one received.
+    pub rewrite_path: Option<String>,
+    /// The upper-case method to forward, when the request's was not.
+    pub rewrite_method: Option<String>,
+    /// The vendor's own path (without the prefix and the query), for logs and audit.
+    pub vendor_path: String,
+    pub method: String,
+}
+
+/// A call refused locally. `vendor` and `key` are set when they were known by then, so the
+/// refusal can take the vendor's shape and the log can name the key.
+#[derive(Debug)]
+pub struct Denied<'i> {
+    pub reason: DenyReason,
+    pub vendor: Option<Vendor>,
+    pub key: Option<&'i IndexedKey>,
+}
+
+/// Whether the gateway may decide at all: it needs a snapshot, confirmed by the control plane
+/// within `max_age_ms`. Fails closed.
+pub fn policy_available(status: Option<SyncStatus>, now_ms: u64, max_age_ms: u64) -> bool {
+    status.is_some_and(|s| s.version > 0 && s.is_fresh(now_ms, max_age_ms))
+}
+
+/// Decides one request against `index`.
+pub fn decide<'i>(
+    index: &'i PolicyIndex,
+    facts: &RequestFacts<'_>,
+) -> Result<Allowed<'i>, Denied<'i>> {
+    let deny = |reason, vendor, key| Denied {
+        reason,
+        vendor,
+        key,
+    };
+
+    let path =
+        NormalizedPath::parse(facts.path).map_err(|_| deny(DenyReason::BadRequest, None, None))?;
+    let (prefix, vendor_segments) = path
+        .split_first()
+        .ok_or_else(|| deny(DenyReason::BadRequest, None, None))?;
+    let vendor =
+        Vendor::from_name(prefix).ok_or_else(|| deny(DenyReason::BadRequest, None, None))?;
+    let vendor_path = join_path(vendor_segments);
+
+    let method = std::str::from_utf8(facts.method)
+        .ok()
+        .filter(|m| !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_alphabetic()))
+        .ok_or_else(|| deny(DenyReason::BadRequest, Some(vendor), None))?;
+    let upper = method.to_ascii_uppercase();
+
+    let presented = facts
+        .authorization
+        .and_then(|a| vendor.presented_key(a))
+        .and_then(|k| VaultKey::parse(&k).ok())
+        .ok_or_else(|| deny(DenyReason::UnknownKey, Some(vendor), None))?;
+    let key = index
+        .key(presented.id())
+        .filter(|k| k.hash.verify(&presented))
+        .ok_or_else(|| deny(DenyReason::UnknownKey, Some(vendor), None))?;
+
+    if key.revoked {
+        return Err(deny(DenyReason::KeyRevoked, Some(vendor), Some(key)));
+    }
+    if facts.now_ms >= key.expires_at_ms {
+        return Err(deny(DenyReason::KeyExpired, Some(vendor), Some(key)));
+    }
+    if key.vendor != vendor {
+        return Err(deny(DenyReason::WrongVendor, Some(vendor), Some(key)));
+    }
+    if !key
+        .allowed_endpoints
+        .iter()
+        .any(|p| p.matches(&upper, vendor_segments))
+    {
+        return Err(deny(
+            DenyReason::EndpointNotAllowed,
+            Some(vendor),
+            Some(key),
+        ));
+    }
+    let upstream_authorization = index
+        .upstream_authorization(vendor)
+        .ok_or_else(|| deny(DenyReason::PolicyUnavailable, Some(vendor), Some(key)))?;
+
+    let target = path.to_request_target();
+    Ok(Allowed {
+        vendor,
+        key,
+        upstream_authorization,
+        rewrite_path: (target.as_bytes() != facts.path).then_some(target),
+        rewrite_method: (upper != method).then(|| upper.clone()),
+        vendor_path,
+        method: upper,
+    })
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+//! Why keybrake refused a call, and the refusal shaped like the vendor's own error so that the
+//! agent's SDK raises its usual exception with a message that says what to do.
+
+use crate::vendor::Vendor;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Header carrying the deny reason on every local refusal.
+pub const DENY_REASON_HEADER: &str = "x-keybrake-deny-reason";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyReason {
+    UnknownKey,
+    KeyExpired,
+    KeyRevoked,
+    WrongVendor,
+    EndpointNotAllowed,
+    SpendCapExceeded,
+    CurrencyNotSupported,
+    PolicyUnavailable,
+    BadRequest,
+}
+
+/// A local reply ready for the host to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DenyResponse {
+    pub status: u32,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+// === impl DenyReason ===
+
+impl DenyReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::UnknownKey => "unknown_key",
+            DenyReason::KeyExpired => "key_expired",
+            DenyReason::KeyRevoked => "key_revoked",
+            DenyReason::WrongVendor => "wrong_vendor",
+            DenyReason::EndpointNotAllowed => "endpoint_not_allowed",
+            DenyReason::SpendCapExceeded => "spend_cap_exceeded",
+            DenyReason::CurrencyNotSupported => "currency_not_supported",
+            DenyReason::PolicyUnavailable => "policy_unavailable",
+            DenyReason::BadRequest => "bad_request",
+        }
+    }
+
+    /// One mapping from reason to HTTP status: 401 for key problems, 403 for policy, 400 for
+    /// input, 503 while the gateway has no fresh policy. Never 402, 409 or 5xx-with-retry, which
+    /// SDKs read as card errors or retry.
+    pub fn status(self) -> u32 {
+        match self {
+            DenyReason::UnknownKey
+            | DenyReason::KeyExpired
+            | DenyReason::KeyRevoked
+            | DenyReason::WrongVendor => 401,
+            DenyReason::EndpointNotAllowed | DenyReason::SpendCapExceeded => 403,
+            DenyReason::CurrencyNotSupported | DenyReason::BadRequest => 400,
+            DenyReason::PolicyUnavailable => 503,
+        }
+    }
+
+    /// What happened and what the agent can do about it. Never names a secret.
+    pub fn message(self) -> &'static str {
+        match self {
+            DenyReason::UnknownKey => "keybrake: this vault key is not known to the gateway. Use the vault key issued for this run, or ask for a new one.",
+            DenyReason::KeyExpired => "keybrake: this vault key has expired. Ask for a new vault key for this run.",
+            DenyReason::KeyRevoked => "keybrake: this vault key has been revoked. Stop and ask an operator; do not retry.",
+            DenyReason::WrongVendor => "keybrake: this vault key was issued for a different vendor. Use a vault key issued for this vendor.",
+            DenyReason::EndpointNotAllowed => "keybrake: this vault key may not call this endpoint. Only the endpoints on the key's allowlist are permitted.",
+            DenyReason::SpendCapExceeded => "keybrake: this call would exceed the vault key's daily spend cap. Do not retry today; ask an operator for a higher cap.",
+            DenyReason::CurrencyNotSupported => "keybrake: this currency has no conversion rate configured, so its cost cannot be counted. Use a supported currency.",
+            DenyReason::PolicyUnavailable => "keybrake: the gateway has no current policy from the control plane, so it refuses calls. Try again shortly.",
+            DenyReason::BadRequest => "keybrake: the request could not be checked against the key's policy (malformed path, header or body).",
+        }
+    }
+
+    /// The refusal in `vendor`'s own error shape (Stripe's when the vendor is not known).
+    pub fn response(self, vendor: Option<Vendor>) -> DenyResponse {
+        let status = self.status();
+        let mut headers = vec![
+            ("content-type", "application/json".to_owned()),
+            (DENY_REASON_HEADER, self.as_str().to_owned()),
+        ];
+        if status == 503 {
+            headers.push(("retry-after", "1".to_owned()));
+        }
+        let body = match vendor.unwrap_or(Vendor::Stripe) {
+            Vendor::Stripe => {
+                headers.push(("stripe-should-retry", "false".to_owned()));
+                serde_json::json!({"error": {
+                    "type": "invalid_request_error",
+                    "code": self.as_str(),
+                    "message": self.message(),
+                }})
+            }
+            Vendor::Twilio => serde_json::json!({
+                "code": self.twilio_code(),
+                "message": self.message(),
+                "more_info": format!("https://github.com/keybrake/keybrake#{}", self.as_str()),
+                "status": status,
+            }),
+            Vendor::Resend => serde_json::json!({
+                "statusCode": status,
+                "message": self.message(),
+                "name": self.as_str(),
+            }),
+        };
+        DenyResponse {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// Twilio error codes closest in meaning, so that agents reading `code` behave sensibly.
+    fn twilio_code(self) -> u32 {
+        match self {
+            DenyReason::UnknownKey
+            | DenyReason::KeyExpired
+            | DenyReason::KeyRevoked
+            | DenyReason::WrongVendor => 20003,
+            DenyReason::EndpointNotAllowed | DenyReason::SpendCapExceeded => 20403,
+            DenyReason::CurrencyNotSupported | DenyReason::BadRequest => 21000,
+            DenyReason::PolicyUnavailable => 20503,
+        }
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_refusal_shape() {
+        let r = DenyReason::KeyRevoked.response(Some(Vendor::Stripe));
+        assert_eq!(r.status, 401);
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "key_revoked");
+        assert!(r.headers.contains(&("stripe-should-retry", "false".into())));
+        assert!(r
+            .headers
+            .contains(&(DENY_REASON_HEADER, "key_revoked".into())));
+    }
+
+    #[test]
+    fn statuses_follow_design() {
+        let cases = [
+            (DenyReason::UnknownKey, 401),
+            (DenyReason::KeyExpired, 401),
+            (DenyReason::KeyRevoked, 401),
+            (DenyReason::WrongVendor, 401),
+            (DenyReason::EndpointNotAllowed, 403),
+            (DenyReason::SpendCapExceeded, 403),
+            (DenyReason::CurrencyNotSupported, 400),
+            (DenyReason::BadRequest, 400),
+            (DenyReason::PolicyUnavailable, 503),
+        ];
+        for (reason, status) in cases {
+            assert_eq!(reason.status(), status, "case {reason}");
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::Value::String(reason.as_str().into())
+            );
+        }
+    }
+
+    #[test]
+    fn twilio_and_resend_shapes() {
+        let t: serde_json::Value = serde_json::from_str(
+            &DenyReason::EndpointNotAllowed
+                .response(Some(Vendor::Twilio))
+                .body,
+        )
+        .unwrap();
+        assert_eq!(t["status"], 403);
+        assert!(t["code"].is_u64());
+        let r: serde_json::Value =
+            serde_json::from_str(&DenyReason::UnknownKey.response(Some(Vendor::Resend)).body)
+                .unwrap();
+        assert_eq!(r["statusCode"], 401);
+        assert_eq!(r["name"], "unknown_key");
+    }
+}

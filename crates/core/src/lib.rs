@@ -1,0 +1,18 @@
+//! keybrake's pure logic, shared by the Envoy filter (wasm32) and the control plane (host).
+//!
+//! Nothing here performs I/O: every fact about a request, the clock and the host arrives as an
+//! argument, and every decision leaves as a value for a thin adapter to apply.
+
+pub mod config;
+pub mod decide;
+pub mod deny;
+pub mod endpoint;
+pub mod key;
+pub mod snapshot;
+pub mod vendor;
+
+pub use deny::DenyReason;
+pub use endpoint::{EndpointPattern, NormalizedPath};
+pub use key::{VaultKey, VaultKeyId};
+pub use snapshot::{KeyEntry, PolicyIndex, Snapshot, SyncStatus};
+pub use vendor::{Vendor, VendorCredential};
