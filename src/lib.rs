@@ -1,1 +1,106 @@
-//! placeholder
+//! keybrake's Envoy extension: one `.wasm`, two roles chosen by `root_id`.
+//!
+//! - `keybrake_sync` runs as a bootstrap singleton: it long-polls the control plane and keeps
+//!   the policy snapshot in shared data (see [`sync`]).
+//! - `keybrake_filter` is the HTTP filter on every worker: it checks each call against that
+//!   snapshot, swaps the vault key for the real credential, and records the decision (see
+//!   [`filter`]).
+//!
+//! Both must share one `vm_id`. Every rule lives in `keybrake-core`; this crate only moves facts
+//! between Envoy and the core, and never panics.
+
+mod filter;
+mod host;
+mod sync;
+
+use proxy_wasm::traits::{Context, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+
+/// `root_id` of the sync service.
+pub const SYNC_ROOT_ID: &str = "keybrake_sync";
+/// `root_id` of the HTTP filter.
+pub const FILTER_ROOT_ID: &str = "keybrake_filter";
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::Unconfigured) });
+}}
+
+/// The root context of either role, decided in `on_configure`.
+enum Root {
+    Unconfigured,
+    Sync(sync::SyncService),
+    Filter(filter::FilterRoot),
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if let Root::Sync(service) = self {
+            service.on_answer(token, num_headers, body_size);
+        }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = host::plugin_configuration();
+        match host::property_string("plugin_root_id").as_deref() {
+            Some(SYNC_ROOT_ID) => match sync::SyncService::configure(&config) {
+                Ok(service) => {
+                    // Envoy configures the singleton twice at start: keep a running service.
+                    if !matches!(self, Root::Sync(s) if s.same_config(&service)) {
+                        *self = Root::Sync(service);
+                    }
+                    host::start_ticks(sync::TICK);
+                    true
+                }
+                Err(e) => {
+                    log::error!("keybrake sync: bad configuration: {e}");
+                    false
+                }
+            },
+            Some(FILTER_ROOT_ID) => match filter::FilterRoot::configure(&config) {
+                Ok(root) => {
+                    *self = Root::Filter(root);
+                    true
+                }
+                Err(e) => {
+                    log::error!("keybrake filter: bad configuration: {e}");
+                    false
+                }
+            },
+            other => {
+                log::error!(
+                    "keybrake: unknown root_id {other:?}; use {SYNC_ROOT_ID:?} for the bootstrap service or {FILTER_ROOT_ID:?} for the HTTP filter"
+                );
+                false
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Root::Sync(service) = self {
+            service.on_tick();
+        }
+    }
+
+    fn create_http_context(
+        &self,
+        _context_id: u32,
+    ) -> Option<Box<dyn proxy_wasm::traits::HttpContext>> {
+        match self {
+            Root::Filter(root) => Some(Box::new(root.new_stream())),
+            _ => None,
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

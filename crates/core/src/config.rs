@@ -59,6 +59,28 @@ impl Default for SyncConfig {
     }
 }
 
+impl SyncConfig {
+    /// Checks the invariants serde cannot: a gateway id safe to put in a URL, a cluster name.
+    pub fn validate(&self) -> Result<(), String> {
+        let id_ok = !self.gateway_id.is_empty()
+            && self.gateway_id.len() <= 64
+            && self
+                .gateway_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !id_ok {
+            return Err("gateway_id must be 1-64 letters, digits, '-', '_' or '.'".into());
+        }
+        if self.cluster.is_empty() || self.authority.is_empty() || self.token_env.is_empty() {
+            return Err("cluster, authority and token_env must not be empty".into());
+        }
+        if self.poll_wait_ms == 0 {
+            return Err("poll_wait_ms must be greater than zero".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +93,13 @@ mod tests {
         assert_eq!(s.gateway_id, "gw-1");
         assert_eq!(s.cluster, "keybrake_control_plane");
         assert!(serde_json::from_str::<SyncConfig>(r#"{"gateway":"x"}"#).is_err());
+        assert!(s.validate().is_ok());
+        for bad in ["", "a b", "gw/1", "gw?x"] {
+            let c = SyncConfig {
+                gateway_id: bad.into(),
+                ..SyncConfig::default()
+            };
+            assert!(c.validate().is_err(), "gateway_id {bad:?}");
+        }
     }
 }

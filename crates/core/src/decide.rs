@@ -48,6 +48,17 @@ pub fn policy_available(status: Option<SyncStatus>, now_ms: u64, max_age_ms: u64
     status.is_some_and(|s| s.version > 0 && s.is_fresh(now_ms, max_age_ms))
 }
 
+/// The vendor a request is addressed to, from its first path segment, for shaping refusals
+/// made before the path is fully checked. Cheap: no allocation.
+pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
+    let rest = path.strip_prefix(b"/")?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    Vendor::from_name(std::str::from_utf8(&rest[..end]).ok()?)
+}
+
 /// Decides one request against `index`.
 pub fn decide<'i>(
     index: &'i PolicyIndex,

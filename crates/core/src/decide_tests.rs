@@ -1,3 +1,5 @@
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::endpoint::EndpointPattern;
 use crate::snapshot::{KeyEntry, Snapshot};
@@ -269,4 +271,13 @@ fn policy_availability() {
     );
     assert!(policy_available(s(1, NOW - 1000), NOW, 1000));
     assert!(!policy_available(s(1, NOW - 1001), NOW, 1000), "stale");
+}
+
+#[test]
+fn vendor_hint_reads_the_first_segment() {
+    assert_eq!(vendor_hint(b"/stripe/v1/x"), Some(Vendor::Stripe));
+    assert_eq!(vendor_hint(b"/resend?x"), Some(Vendor::Resend));
+    assert_eq!(vendor_hint(b"/twilio"), Some(Vendor::Twilio));
+    assert_eq!(vendor_hint(b"/paypal/v1"), None);
+    assert_eq!(vendor_hint(b"stripe/v1"), None);
 }

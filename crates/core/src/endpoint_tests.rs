@@ -1,3 +1,5 @@
+#![allow(clippy::type_complexity)]
+
 use super::*;
 
 fn segs(path: &str) -> Result<Vec<String>, PathError> {

@@ -8,7 +8,9 @@ pub mod decide;
 pub mod deny;
 pub mod endpoint;
 pub mod key;
+pub mod money;
 pub mod snapshot;
+pub mod sync;
 pub mod vendor;
 
 pub use deny::DenyReason;

@@ -55,7 +55,7 @@ impl Vendor {
     /// `Basic base64(<any account sid>:<key>)` (Twilio). The scheme is case-insensitive.
     pub fn presented_key(self, authorization: &[u8]) -> Option<String> {
         let value = std::str::from_utf8(authorization).ok()?.trim();
-        let (scheme, rest) = value.split_once(|c: char| c == ' ' || c == '\t')?;
+        let (scheme, rest) = value.split_once([' ', '\t'])?;
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
             return match self {
