@@ -1,0 +1,43 @@
+"""stripe-python against the keybrake gateway, exactly as the README tells an agent developer.
+
+Environment: GATEWAY (http://127.0.0.1:PORT), VAULT_KEY (allowed: POST /v1/payment_intents and
+GET /v1/payment_intents/*), REVOKED_KEY. Prints one JSON line with what it observed; the Rust
+test asserts on it.
+"""
+
+import json
+import os
+
+import stripe
+
+stripe.api_base = os.environ["GATEWAY"] + "/stripe"
+stripe.api_key = os.environ["VAULT_KEY"]
+stripe.max_network_retries = 2  # refusals must not be retried even so
+
+seen = {}
+
+pi = stripe.PaymentIntent.create(amount=1000, currency="usd", metadata={"order_id": "6735"})
+seen["created"] = {"object": pi.object, "amount": pi.amount, "id": pi.id}
+seen["retrieved"] = stripe.PaymentIntent.retrieve(pi.id).id
+
+
+def refusal(call):
+    try:
+        call()
+    except stripe.StripeError as e:
+        return {
+            "exception": type(e).__name__,
+            "http_status": e.http_status,
+            "code": e.code,
+            "message": e.user_message,
+        }
+    return None
+
+
+seen["not_allowed"] = refusal(lambda: stripe.Refund.create(payment_intent=pi.id))
+stripe.api_key = os.environ["REVOKED_KEY"]
+seen["revoked"] = refusal(lambda: stripe.PaymentIntent.create(amount=1000, currency="usd"))
+stripe.api_key = "vk_" + "0" * 16 + "_" + "0" * 64
+seen["unknown"] = refusal(lambda: stripe.PaymentIntent.create(amount=1000, currency="usd"))
+
+print(json.dumps(seen))

@@ -1,0 +1,428 @@
+//! A whole keybrake stack on free ports: mock vendors, the control plane, and one or more Envoy
+//! gateways running the real filter.
+
+use crate::paths;
+use crate::process::{free_port, Proc, TempDir};
+use crate::wait::wait_until;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub const STRIPE_KEY: &str = "sk_test_keybrake_e2e";
+const STARTUP: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    pub gateways: usize,
+    /// Envoy worker threads per gateway.
+    pub concurrency: u32,
+    /// The filter's `max_snapshot_age_ms`.
+    pub max_snapshot_age_ms: u64,
+    /// The sync service's `poll_wait_ms`.
+    pub poll_wait_ms: u64,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            gateways: 1,
+            concurrency: 2,
+            max_snapshot_age_ms: 60_000,
+            poll_wait_ms: 20_000,
+        }
+    }
+}
+
+pub struct Gateway {
+    pub id: String,
+    pub port: u16,
+    pub admin_port: u16,
+    pub access_log: PathBuf,
+    pub config: PathBuf,
+    pub proc: Proc,
+}
+
+/// Field order is drop order: gateways stop first, the directory goes last.
+pub struct Stack {
+    pub gateways: Vec<Gateway>,
+    pub control_plane: Proc,
+    pub mocks: Proc,
+    pub admin_key: String,
+    pub dataplane_token: String,
+    pub cp_port: u16,
+    pub stripe_port: u16,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+}
+
+#[derive(Clone, Debug)]
+pub struct IssuedKey {
+    pub vault_key: String,
+    pub key_id: String,
+    pub body: Value,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(opts: StackOptions) -> Stack {
+        for p in [
+            paths::envoy_bin(),
+            paths::wasm(),
+            paths::bin("keybrake"),
+            paths::bin("keybrake-mock-vendors"),
+        ] {
+            paths::require(&p);
+        }
+        let dir = TempDir::new("keybrake-e2e");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+
+        let stripe_port = free_port();
+        let mut mock_cmd = Command::new(paths::bin("keybrake-mock-vendors"));
+        mock_cmd
+            .arg("--stripe-listen")
+            .arg(format!("127.0.0.1:{stripe_port}"))
+            .arg("--stripe-key")
+            .arg(STRIPE_KEY);
+        let mocks = Proc::spawn("mock-vendors", mock_cmd, &dir.0);
+
+        let cp_port = free_port();
+        let admin_key = format!("kba_e2e_admin_{}", std::process::id());
+        let dataplane_token = format!("kbd_e2e_dataplane_{}", std::process::id());
+        let control_plane = Self::spawn_control_plane(&dir, cp_port, &admin_key, &dataplane_token);
+
+        let mut stack = Stack {
+            gateways: Vec::new(),
+            control_plane,
+            mocks,
+            admin_key,
+            dataplane_token,
+            cp_port,
+            stripe_port,
+            http,
+            dir,
+        };
+        stack.wait_control_plane().await;
+        let mock_url = format!("http://127.0.0.1:{stripe_port}/__mock/requests");
+        let http = stack.http.clone();
+        wait_until(STARTUP, "the mock Stripe", || {
+            let (http, url) = (http.clone(), mock_url.clone());
+            async move {
+                http.get(url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+        let r = stack
+            .admin_put(
+                "/vendors/stripe/credentials",
+                json!({ "api_key": STRIPE_KEY }),
+            )
+            .await;
+        assert_eq!(r.0, 200, "registering the mock's Stripe key: {}", r.1);
+
+        for i in 0..opts.gateways {
+            let gw = stack.spawn_gateway(&format!("gw-{i}"), &opts);
+            stack.gateways.push(gw);
+        }
+        for i in 0..stack.gateways.len() {
+            stack.wait_gateway_ready(i).await;
+        }
+        stack
+    }
+
+    fn spawn_control_plane(dir: &TempDir, port: u16, admin_key: &str, token: &str) -> Proc {
+        let mut cmd = Command::new(paths::bin("keybrake"));
+        cmd.arg("serve")
+            .env("KEYBRAKE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KEYBRAKE_DATA_DIR", dir.0.join("data"))
+            .env("KEYBRAKE_ADMIN_KEY", admin_key)
+            .env("KEYBRAKE_DATAPLANE_TOKEN", token)
+            .env("RUST_LOG", "info");
+        Proc::spawn("control-plane", cmd, &dir.0)
+    }
+
+    /// Renders `envoy/local.yaml.tmpl` for this stack.
+    pub fn render_local_config(
+        &self,
+        id: &str,
+        port: u16,
+        admin_port: u16,
+        access_log: &std::path::Path,
+        opts: &StackOptions,
+    ) -> String {
+        let template =
+            std::fs::read_to_string(paths::workspace_root().join("envoy/local.yaml.tmpl")).unwrap();
+        let rendered = template
+            .replace("{{LISTEN_PORT}}", &port.to_string())
+            .replace("{{ADMIN_PORT}}", &admin_port.to_string())
+            .replace("{{CONTROL_PLANE_PORT}}", &self.cp_port.to_string())
+            .replace("{{STRIPE_PORT}}", &self.stripe_port.to_string())
+            .replace("{{TWILIO_PORT}}", &free_port().to_string())
+            .replace("{{RESEND_PORT}}", &free_port().to_string())
+            .replace("{{WASM_PATH}}", &paths::wasm().display().to_string())
+            .replace("{{ACCESS_LOG_PATH}}", &access_log.display().to_string())
+            .replace("{{GATEWAY_ID}}", id);
+        assert!(
+            !rendered.contains("{{"),
+            "unrendered placeholder left in envoy/local.yaml.tmpl"
+        );
+        let default_age = "\"max_snapshot_age_ms\":60000";
+        assert!(
+            rendered.contains(default_age),
+            "the template's filter configuration changed shape"
+        );
+        let default_wait = "\"poll_wait_ms\":20000";
+        assert!(
+            rendered.contains(default_wait),
+            "the template's sync configuration changed shape"
+        );
+        rendered
+            .replace(
+                default_age,
+                &format!("\"max_snapshot_age_ms\":{}", opts.max_snapshot_age_ms),
+            )
+            .replace(
+                default_wait,
+                &format!("\"poll_wait_ms\":{}", opts.poll_wait_ms),
+            )
+    }
+
+    fn spawn_gateway(&self, id: &str, opts: &StackOptions) -> Gateway {
+        let (port, admin_port) = (free_port(), free_port());
+        let access_log = self.dir.0.join(format!("{id}-access.log"));
+        let config = self.dir.0.join(format!("{id}-envoy.yaml"));
+        std::fs::write(
+            &config,
+            self.render_local_config(id, port, admin_port, &access_log, opts),
+        )
+        .unwrap();
+        let mut cmd = Command::new(paths::envoy_bin());
+        cmd.arg("-c")
+            .arg(&config)
+            .arg("--concurrency")
+            .arg(opts.concurrency.to_string())
+            .arg("--disable-hot-restart")
+            .arg("--log-level")
+            .arg("warn")
+            .env("KEYBRAKE_DATAPLANE_TOKEN", &self.dataplane_token);
+        let proc = Proc::spawn(&format!("envoy-{id}"), cmd, &self.dir.0);
+        Gateway {
+            id: id.into(),
+            port,
+            admin_port,
+            access_log,
+            config,
+            proc,
+        }
+    }
+
+    /// Restarts gateway `i` on the same ports and waits until it serves policy again.
+    pub async fn restart_gateway(&mut self, i: usize, opts: &StackOptions) {
+        self.gateways[i].proc.terminate();
+        let gw = &self.gateways[i];
+        let mut cmd = Command::new(paths::envoy_bin());
+        cmd.arg("-c")
+            .arg(&gw.config)
+            .arg("--concurrency")
+            .arg(opts.concurrency.to_string())
+            .arg("--disable-hot-restart")
+            .arg("--log-level")
+            .arg("warn")
+            .env("KEYBRAKE_DATAPLANE_TOKEN", &self.dataplane_token);
+        let proc = Proc::spawn(&format!("envoy-{}-restarted", gw.id), cmd, &self.dir.0);
+        self.gateways[i].proc = proc;
+        self.wait_gateway_ready(i).await;
+    }
+
+    /// Starts the control plane again on the same port and data directory.
+    pub async fn restart_control_plane(&mut self) {
+        self.control_plane.kill();
+        self.control_plane = Self::spawn_control_plane(
+            &self.dir,
+            self.cp_port,
+            &self.admin_key,
+            &self.dataplane_token,
+        );
+        self.wait_control_plane().await;
+    }
+
+    pub async fn wait_control_plane(&self) {
+        let url = self.cp_url("/healthz");
+        let http = self.http.clone();
+        wait_until(STARTUP, "the control plane's /healthz", || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                http.get(url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+    }
+
+    /// Waits for Envoy's admin `/ready` and for the first snapshot: a keyless call is refused
+    /// as `unknown_key` rather than `policy_unavailable`.
+    pub async fn wait_gateway_ready(&self, i: usize) {
+        let ready = format!("http://127.0.0.1:{}/ready", self.gateways[i].admin_port);
+        let probe = self.gw_url(i, "/stripe/v1/customers");
+        let http = self.http.clone();
+        let what = format!(
+            "gateway {} to load its first snapshot (see {})",
+            self.gateways[i].id,
+            self.gateways[i].proc.log.display()
+        );
+        wait_until(STARTUP, &what, || {
+            let (http, ready, probe) = (http.clone(), ready.clone(), probe.clone());
+            async move {
+                http.get(ready)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())?;
+                let r = http.get(probe).send().await.ok()?;
+                (deny_reason(&r).as_deref() == Some("unknown_key")).then_some(())
+            }
+        })
+        .await;
+    }
+
+    pub fn cp_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.cp_port)
+    }
+
+    pub fn gw_url(&self, i: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.gateways[i].port)
+    }
+
+    pub async fn admin_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, self.cp_url(path))
+            .bearer_auth(&self.admin_key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn admin_put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.admin_request(reqwest::Method::PUT, path, Some(body))
+            .await
+    }
+
+    /// Issues a key through the API; panics unless it answers 201.
+    pub async fn issue(&self, body: Value) -> IssuedKey {
+        let (status, body) = self
+            .admin_request(reqwest::Method::POST, "/vault/keys", Some(body))
+            .await;
+        assert_eq!(status, 201, "issuing a key: {body}");
+        IssuedKey {
+            vault_key: body["vault_key"].as_str().unwrap().to_owned(),
+            key_id: body["key_id"].as_str().unwrap().to_owned(),
+            body,
+        }
+    }
+
+    /// Every request the mock Stripe received, as JSON.
+    pub async fn stripe_requests(&self) -> Vec<Value> {
+        let url = format!("http://127.0.0.1:{}/__mock/requests", self.stripe_port);
+        let v: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn clear_stripe_requests(&self) {
+        let url = format!("http://127.0.0.1:{}/__mock/requests", self.stripe_port);
+        self.http.delete(url).send().await.unwrap();
+    }
+
+    /// The gateway's access log, one JSON object per line.
+    pub fn access_log(&self, i: usize) -> Vec<Value> {
+        std::fs::read_to_string(&self.gateways[i].access_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Runs the `keybrake` CLI against this stack's control plane.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(paths::bin("keybrake"))
+            .args(args)
+            .env("KEYBRAKE_URL", self.cp_url(""))
+            .env("KEYBRAKE_ADMIN_KEY", &self.admin_key)
+            .env_remove("KEYBRAKE_DATA_DIR")
+            .output()
+            .unwrap()
+    }
+
+    /// Every log file of the stack's processes, for failure reports and secret scans.
+    pub fn all_logs(&self) -> String {
+        let mut out = String::new();
+        for p in self
+            .gateways
+            .iter()
+            .map(|g| &g.proc)
+            .chain([&self.control_plane, &self.mocks])
+        {
+            out.push_str(&format!("=== {} ===\n{}\n", p.name, p.log_text()));
+        }
+        out
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.all_logs();
+            let tail: String = logs
+                .chars()
+                .rev()
+                .take(6000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            eprintln!("--- process logs (tail) ---\n{tail}");
+        }
+    }
+}
+
+/// The `x-keybrake-deny-reason` header of a response, if any.
+pub fn deny_reason(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("x-keybrake-deny-reason")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

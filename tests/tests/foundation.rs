@@ -1,0 +1,491 @@
+//! A vault key works end to end through real Envoy: issue, call, refuse, revoke, log.
+
+use keybrake_e2e::{deny_reason, wait_until, Stack, StackOptions, STRIPE_KEY};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn stripe_key_body(allow: &[&str], expires_in: Value) -> Value {
+    json!({
+        "vendor": "stripe",
+        "daily_usd_cap": 500.0,
+        "allowed_endpoints": allow,
+        "expires_in": expires_in,
+        "agent_run_label": "billing-agent/42",
+    })
+}
+
+async fn create_payment_intent(stack: &Stack, auth: reqwest::RequestBuilder) -> reqwest::Response {
+    let _ = stack;
+    auth.form(&[("amount", "1000"), ("currency", "usd")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Checks a refusal: status, deny reason, Stripe's error shape, no retry.
+async fn assert_refused(step: &str, r: reqwest::Response, status: u16, reason: &str) {
+    assert_eq!(r.status().as_u16(), status, "{step}: status");
+    assert_eq!(
+        deny_reason(&r).as_deref(),
+        Some(reason),
+        "{step}: x-keybrake-deny-reason"
+    );
+    let retry = r
+        .headers()
+        .get("stripe-should-retry")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        retry.as_deref(),
+        Some("false"),
+        "{step}: Stripe-Should-Retry"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["type"], "invalid_request_error",
+        "{step}: error type in {body}"
+    );
+    assert_eq!(
+        body["error"]["code"], reason,
+        "{step}: error code in {body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.len() > 20),
+        "{step}: a message an agent can act on"
+    );
+}
+
+#[tokio::test]
+async fn a_vault_key_calls_stripe_with_the_real_key_swapped_in() {
+    let stack = Stack::start().await;
+    let key = stack
+        .issue(stripe_key_body(
+            &["POST /v1/payment_intents", "GET /v1/payment_intents/*"],
+            json!("30m"),
+        ))
+        .await;
+
+    // The issue answer carries every field of DESIGN.
+    for field in [
+        "vault_key",
+        "key_id",
+        "vendor",
+        "daily_usd_cap",
+        "allowed_endpoints",
+        "expires_at",
+        "agent_run_label",
+    ] {
+        assert!(
+            !key.body[field].is_null(),
+            "issue answer lacks {field}: {}",
+            key.body
+        );
+    }
+    assert_eq!(key.body["daily_usd_cap"], 500.0);
+    assert_eq!(key.body["agent_run_label"], "billing-agent/42");
+
+    let url = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let bearer =
+        create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
+    assert_eq!(bearer.status(), 200, "Bearer form");
+    let pi: Value = bearer.json().await.unwrap();
+    assert_eq!(pi["object"], "payment_intent");
+    assert_eq!(pi["amount"], 1000);
+
+    let basic = create_payment_intent(
+        &stack,
+        stack.http.post(&url).basic_auth(&key.vault_key, Some("")),
+    )
+    .await;
+    assert_eq!(basic.status(), 200, "Basic form with the key as username");
+
+    let pi_id = pi["id"].as_str().unwrap();
+    let get = stack
+        .http
+        .get(stack.gw_url(0, &format!("/stripe/v1/payment_intents/{pi_id}")))
+        .bearer_auth(&key.vault_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200, "retrieve through the wildcard pattern");
+
+    let received = stack.stripe_requests().await;
+    assert_eq!(
+        received.len(),
+        3,
+        "the mock saw each allowed call once: {received:?}"
+    );
+    for r in &received {
+        let text = r.to_string();
+        assert!(
+            !text.contains(&key.vault_key),
+            "the vault key reached the vendor: {text}"
+        );
+        assert!(
+            !text.contains(&key.vault_key[..20]),
+            "part of the vault key reached the vendor: {text}"
+        );
+        assert!(
+            text.contains(&format!("Bearer {STRIPE_KEY}")),
+            "the real key was not swapped in: {text}"
+        );
+        assert!(
+            text.contains("/v1/payment_intents"),
+            "the /stripe prefix is stripped: {text}"
+        );
+        assert!(
+            !text.contains("/stripe/v1"),
+            "the /stripe prefix is stripped: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_shaped_like_stripe_and_never_reach_the_vendor() {
+    let stack = Stack::start().await;
+    let allow = ["POST /v1/payment_intents"];
+    let key = stack.issue(stripe_key_body(&allow, json!("30m"))).await;
+    let revoked = stack.issue(stripe_key_body(&allow, json!(1800))).await;
+    let (s, _) = stack
+        .admin_request(
+            reqwest::Method::DELETE,
+            &format!("/vault/keys/{}", revoked.key_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let expiring = stack.issue(stripe_key_body(&allow, json!("1s"))).await;
+    let resend = stack
+        .issue(json!({"vendor": "resend", "daily_usd_cap": 5, "allowed_endpoints": ["POST /emails"], "expires_in": "30m", "agent_run_label": "mailer/1"}))
+        .await;
+    let pi = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let forged = format!("{}{}", &key.vault_key[..key.vault_key.len() - 4], "0000");
+
+    // The expiring key expires one second after issue; wait for the gateway to say so.
+    wait_until(Duration::from_secs(10), "the 1s key to expire", || {
+        let req = stack
+            .http
+            .post(&pi)
+            .bearer_auth(&expiring.vault_key)
+            .form(&[("amount", "1"), ("currency", "usd")]);
+        async move {
+            (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_expired")).then_some(())
+        }
+    })
+    .await;
+    stack.clear_stripe_requests().await;
+
+    let http = &stack.http;
+    let steps: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            "endpoint outside the allowlist",
+            http.post(stack.gw_url(0, "/stripe/v1/refunds"))
+                .bearer_auth(&key.vault_key),
+            403,
+            "endpoint_not_allowed",
+        ),
+        (
+            "method outside the allowlist",
+            http.get(&pi).bearer_auth(&key.vault_key),
+            403,
+            "endpoint_not_allowed",
+        ),
+        (
+            "dot-segments cannot reach another endpoint",
+            http.post(stack.gw_url(0, "/stripe/v1/payment_intents/../refunds"))
+                .bearer_auth(&key.vault_key),
+            403,
+            "endpoint_not_allowed",
+        ),
+        ("no key at all", http.post(&pi), 401, "unknown_key"),
+        (
+            "the real vendor key is not a vault key",
+            http.post(&pi).bearer_auth(STRIPE_KEY),
+            401,
+            "unknown_key",
+        ),
+        (
+            "forged secret",
+            http.post(&pi).bearer_auth(&forged),
+            401,
+            "unknown_key",
+        ),
+        (
+            "revoked key",
+            http.post(&pi).bearer_auth(&revoked.vault_key),
+            401,
+            "key_revoked",
+        ),
+        (
+            "expired key",
+            http.post(&pi).bearer_auth(&expiring.vault_key),
+            401,
+            "key_expired",
+        ),
+        (
+            "a Resend key on a Stripe route",
+            http.post(&pi).bearer_auth(&resend.vault_key),
+            401,
+            "wrong_vendor",
+        ),
+    ];
+    for (step, req, status, reason) in steps {
+        let r = req
+            .form(&[("amount", "1000"), ("currency", "usd")])
+            .send()
+            .await
+            .unwrap();
+        assert_refused(step, r, status, reason).await;
+    }
+    let received = stack.stripe_requests().await;
+    assert!(
+        received.is_empty(),
+        "refused calls reached the vendor: {received:?}"
+    );
+}
+
+#[tokio::test]
+async fn revocation_bites_on_the_next_request() {
+    let stack = Stack::start().await;
+    let url = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let mut worst = Duration::ZERO;
+    for round in 0..5 {
+        let key = stack
+            .issue(stripe_key_body(&["POST /v1/payment_intents"], json!("30m")))
+            .await;
+        let ok =
+            create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
+        assert_eq!(ok.status(), 200, "round {round}: allowed before revocation");
+
+        let (s, body) = stack
+            .admin_request(
+                reqwest::Method::DELETE,
+                &format!("/vault/keys/{}", key.key_id),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "round {round}: revoke: {body}");
+        let revoked_at = Instant::now();
+        wait_until(
+            Duration::from_secs(5),
+            "the revocation to reach the gateway",
+            || {
+                let req = stack
+                    .http
+                    .post(&url)
+                    .bearer_auth(&key.vault_key)
+                    .form(&[("amount", "1"), ("currency", "usd")]);
+                async move {
+                    (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_revoked"))
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+        worst = worst.max(revoked_at.elapsed());
+    }
+    // A long-poll delivers revocations in milliseconds; a polling interval would show here.
+    // The bound is generous for shared machines; the benchmark measures the real figure.
+    assert!(worst < Duration::from_secs(2), "revocation took {worst:?}");
+    eprintln!("worst revocation latency over 5 rounds: {worst:?}");
+}
+
+#[tokio::test]
+async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
+    let stack = Stack::start().await;
+    let key = stack
+        .issue(stripe_key_body(&["POST /v1/payment_intents"], json!("30m")))
+        .await;
+    let url = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let before = stack.access_log(0).len();
+    let ok = create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
+    assert_eq!(ok.status(), 200);
+    let denied = stack
+        .http
+        .post(stack.gw_url(0, "/stripe/v1/refunds"))
+        .bearer_auth(&key.vault_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+
+    let lines = wait_until(Duration::from_secs(10), "two new access-log lines", || {
+        let lines = stack.access_log(0);
+        async move { (lines.len() >= before + 2).then(|| lines[before..].to_vec()) }
+    })
+    .await;
+    let allowed = lines
+        .iter()
+        .find(|l| l["keybrake_decision"] == "allow")
+        .expect("an allow line");
+    let refused = lines
+        .iter()
+        .find(|l| l["keybrake_decision"] == "deny")
+        .expect("a deny line");
+    for (line, name) in [(allowed, "allow"), (refused, "deny")] {
+        assert_eq!(
+            line["keybrake_key_id"],
+            key.key_id.as_str(),
+            "{name}: key id in {line}"
+        );
+        assert_eq!(
+            line["keybrake_label"], "billing-agent/42",
+            "{name}: label in {line}"
+        );
+        assert_eq!(
+            line["keybrake_vendor"], "stripe",
+            "{name}: vendor in {line}"
+        );
+        assert_eq!(line["keybrake_cap_usd"], "500.00", "{name}: cap in {line}");
+        for field in [
+            "keybrake_cost_usd",
+            "keybrake_cost_source",
+            "keybrake_spend_usd",
+        ] {
+            assert!(
+                line.get(field).is_some(),
+                "{name}: the log format lacks {field}: {line}"
+            );
+        }
+    }
+    assert_eq!(refused["keybrake_deny_reason"], "endpoint_not_allowed");
+    assert_eq!(refused["response_code"], 403);
+    assert_eq!(allowed["response_code"], 200);
+    let text = std::fs::read_to_string(&stack.gateways[0].access_log).unwrap();
+    assert!(
+        !text.contains(&key.vault_key) && !text.contains(STRIPE_KEY),
+        "a secret in the access log"
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_fails_closed_without_a_fresh_snapshot_and_recovers() {
+    let opts = StackOptions {
+        max_snapshot_age_ms: 1_500,
+        poll_wait_ms: 300,
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start_with(opts).await;
+    let key = stack
+        .issue(stripe_key_body(&["POST /v1/payment_intents"], json!("30m")))
+        .await;
+    let url = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let ok = create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
+    assert_eq!(ok.status(), 200);
+
+    stack.control_plane.kill();
+    stack.clear_stripe_requests().await;
+    let r = wait_until(
+        Duration::from_secs(15),
+        "the gateway to refuse with policy_unavailable",
+        || {
+            let req = stack
+                .http
+                .post(&url)
+                .bearer_auth(&key.vault_key)
+                .form(&[("amount", "1000"), ("currency", "usd")]);
+            async move {
+                let r = req.send().await.ok()?;
+                (deny_reason(&r).as_deref() == Some("policy_unavailable")).then_some(r)
+            }
+        },
+    )
+    .await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["stripe-should-retry"], "false");
+    assert!(
+        stack.stripe_requests().await.len() <= 1,
+        "calls went on long after the policy went stale"
+    );
+
+    stack.restart_control_plane().await;
+    wait_until(
+        Duration::from_secs(15),
+        "the gateway to serve again",
+        || {
+            let req = stack
+                .http
+                .post(&url)
+                .bearer_auth(&key.vault_key)
+                .form(&[("amount", "1000"), ("currency", "usd")]);
+            async move { req.send().await.ok().filter(|r| r.status() == 200) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_cli_issues_lists_shows_and_revokes() {
+    let stack = Stack::start().await;
+    let out = stack.cli(&[
+        "keys",
+        "issue",
+        "--vendor",
+        "stripe",
+        "--daily-usd-cap",
+        "500",
+        "--allow",
+        "POST /v1/payment_intents",
+        "--expires-in",
+        "30m",
+        "--label",
+        "billing-agent/cli",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "keys issue: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let issued: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vault_key = issued["vault_key"].as_str().unwrap().to_owned();
+    let key_id = issued["key_id"].as_str().unwrap().to_owned();
+
+    let url = stack.gw_url(0, "/stripe/v1/payment_intents");
+    let ok = create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&vault_key)).await;
+    assert_eq!(ok.status(), 200, "a CLI-issued key works at the gateway");
+
+    let list = stack.cli(&["keys", "list"]);
+    let table = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.status.success() && table.contains(&key_id) && table.contains("billing-agent/cli"),
+        "keys list: {table}"
+    );
+    assert!(!table.contains(&vault_key), "keys list shows the secret");
+
+    let show = stack.cli(&["keys", "show", &key_id, "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["status"], "active");
+    assert!(
+        shown.get("vault_key").is_none(),
+        "show returns the secret: {shown}"
+    );
+
+    let revoke = stack.cli(&["keys", "revoke", &key_id]);
+    assert!(
+        revoke.status.success(),
+        "keys revoke: {}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the CLI revocation to reach the gateway",
+        || {
+            let req = stack
+                .http
+                .post(&url)
+                .bearer_auth(&vault_key)
+                .form(&[("amount", "1"), ("currency", "usd")]);
+            async move {
+                (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_revoked"))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let show = stack.cli(&["keys", "show", &key_id, "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["status"], "revoked");
+}
