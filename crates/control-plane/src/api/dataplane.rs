@@ -1,0 +1,131 @@
+//! `GET /dataplane/v1/snapshot`: the gateways' long-poll for policy, authenticated with the
+//! data-plane token.
+//!
+//! `200` with the snapshot as soon as its version differs from `after` (a gateway ahead of us,
+//! say after the database was restored, gets ours rather than waiting forever); otherwise the
+//! request waits up to `wait_ms` for a change and then answers `304` with an empty body.
+
+use crate::error::ApiError;
+use crate::extract::query_pairs;
+use crate::snapshot;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keybrake_core::config::MAX_WAIT_MS;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// `wait_ms` when the gateway does not say.
+pub const DEFAULT_WAIT_MS: u64 = 20_000;
+const MAX_GATEWAY_ID_CHARS: usize = 128;
+
+/// The poll's query, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Poll {
+    gateway: String,
+    after: u64,
+    /// At most [`MAX_WAIT_MS`].
+    wait_ms: u64,
+}
+
+fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
+    let mut gateway = None;
+    let mut after = 0;
+    let mut wait_ms = DEFAULT_WAIT_MS;
+    for (name, value) in query_pairs(query) {
+        let number = |field: &str| {
+            value.parse::<u64>().map_err(|_| {
+                ApiError::invalid(field, format!("{field} must be a non-negative integer"))
+            })
+        };
+        match name.as_str() {
+            "gateway" => gateway = Some(value.clone()),
+            "after" => after = number("after")?,
+            "wait_ms" => wait_ms = number("wait_ms")?.min(MAX_WAIT_MS),
+            // Newer gateways may send more; ignoring it keeps old control planes usable.
+            _ => {}
+        }
+    }
+    let gateway = gateway.unwrap_or_default();
+    let valid = (1..=MAX_GATEWAY_ID_CHARS).contains(&gateway.chars().count())
+        && gateway
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if !valid {
+        return Err(ApiError::invalid(
+            "gateway",
+            format!("gateway must be 1 to {MAX_GATEWAY_ID_CHARS} characters of letters, digits, '-', '_', '.', ':' or '/'"),
+        ));
+    }
+    Ok(Poll {
+        gateway,
+        after,
+        wait_ms,
+    })
+}
+
+pub async fn snapshot(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let poll = parse_poll(query.as_deref())?;
+    state
+        .gateways
+        .record(&poll.gateway, state.clock.now_ms(), poll.after);
+    let mut version = state.subscribe_version();
+    let mut shutdown = state.subscribe_shutdown();
+    let changed = tokio::select! {
+        r = tokio::time::timeout(
+            Duration::from_millis(poll.wait_ms),
+            version.wait_for(|v| *v != poll.after),
+        ) => matches!(r, Ok(Ok(_))),
+        _ = shutdown.wait_for(|stop| *stop) => false,
+    };
+    state
+        .gateways
+        .record(&poll.gateway, state.clock.now_ms(), poll.after);
+    if !changed {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let snap = snapshot::build(&state).await?;
+    let body = serde_json::to_vec(&snap).map_err(ApiError::internal)?;
+    state
+        .counters
+        .snapshots_served
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(gateway = %poll.gateway, version = snap.version, "sent snapshot");
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_queries_parse_with_defaults_and_caps() {
+        let p = parse_poll(Some("gateway=gw-1")).unwrap();
+        assert_eq!((p.after, p.wait_ms), (0, DEFAULT_WAIT_MS));
+        let p = parse_poll(Some("gateway=gw-1&after=7&wait_ms=999999&future=1")).unwrap();
+        assert_eq!((p.after, p.wait_ms), (7, MAX_WAIT_MS));
+        let cases = [
+            ("no gateway", "after=1", "gateway"),
+            ("empty gateway", "gateway=", "gateway"),
+            ("gateway with space", "gateway=a%20b", "gateway"),
+            ("negative after", "gateway=g&after=-1", "after"),
+            ("word wait", "gateway=g&wait_ms=soon", "wait_ms"),
+        ];
+        for (name, query, field) in cases {
+            let err = parse_poll(Some(query)).expect_err(name);
+            assert!(
+                matches!(&err, ApiError::InvalidRequest { field: Some(f), .. } if f == field),
+                "case {name}: {err:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Unauthenticated operational endpoints: `/healthz`, `/metrics`, and the JSON fallbacks.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+/// A gateway counts as connected when it polled within this window (a long-poll lasts at most
+/// `keybrake_core::config::MAX_WAIT_MS`).
+const CONNECTED_WITHIN_MS: u64 = 2 * keybrake_core::config::MAX_WAIT_MS;
+
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound {
+        field: None,
+        message: "no such endpoint".to_owned(),
+    }
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+/// Prometheus text exposition format, version 0.0.4.
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now_ms();
+    let counts = state.store.key_counts(now).await?;
+    let c = &state.counters;
+    let mut out = String::new();
+    metric(
+        &mut out,
+        "keybrake_keys_issued_total",
+        "counter",
+        "Vault keys issued.",
+        counts.issued,
+    );
+    metric(
+        &mut out,
+        "keybrake_keys_active",
+        "gauge",
+        "Vault keys neither expired nor revoked.",
+        counts.active,
+    );
+    metric(
+        &mut out,
+        "keybrake_keys_revoked",
+        "gauge",
+        "Vault keys revoked.",
+        counts.revoked,
+    );
+    metric(
+        &mut out,
+        "keybrake_snapshot_version",
+        "gauge",
+        "Current policy snapshot version.",
+        state.version(),
+    );
+    metric(
+        &mut out,
+        "keybrake_admin_auth_failures_total",
+        "counter",
+        "Admin API requests refused for a missing or wrong admin key.",
+        c.admin_auth_failures.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "keybrake_dataplane_auth_failures_total",
+        "counter",
+        "Gateway requests refused for a missing or wrong data-plane token.",
+        c.dataplane_auth_failures.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "keybrake_snapshots_served_total",
+        "counter",
+        "Snapshots sent to gateways.",
+        c.snapshots_served.load(Ordering::Relaxed),
+    );
+    let connected = state.gateways.connected(now, CONNECTED_WITHIN_MS);
+    metric(
+        &mut out,
+        "keybrake_gateways_connected",
+        "gauge",
+        "Gateways that polled for a snapshot recently.",
+        u64::try_from(connected).unwrap_or(u64::MAX),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    ))
+}

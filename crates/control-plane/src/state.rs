@@ -1,0 +1,198 @@
+//! Everything a request handler can reach: the store, the secrets, the limits, the clock, and
+//! the watch channel that wakes snapshot long-polls on every change.
+
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, MasterKey};
+use crate::gateways::Gateways;
+use crate::secrets::{self, Secret, SecretError};
+use crate::store::{Store, StoreError};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Default `KEYBRAKE_MAX_EXPIRES_IN`.
+pub const DEFAULT_MAX_EXPIRES_IN: Duration = Duration::from_secs(30 * 86_400);
+/// Default `KEYBRAKE_MAX_BODY_BYTES`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How the control plane is configured, before anything is opened.
+#[derive(Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    /// `KEYBRAKE_ADMIN_KEY`; `None`: read or generate `admin.key`.
+    pub admin_key: Option<String>,
+    /// `KEYBRAKE_DATAPLANE_TOKEN`; `None`: read or generate `dataplane.token`.
+    pub dataplane_token: Option<String>,
+    /// `KEYBRAKE_MASTER_KEY`; `None`: read or generate `master.key`.
+    pub master_key: Option<String>,
+    pub limits: Limits,
+}
+
+/// Request limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest `expires_in` accepted.
+    pub max_expires_in: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// Cheap-to-clone handle to the running control plane.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub master_key: MasterKey,
+    pub admin_key: Secret,
+    pub dataplane_token: Secret,
+    pub limits: Limits,
+    pub clock: Clock,
+    pub gateways: Gateways,
+    pub counters: Counters,
+    version: watch::Sender<u64>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Counters kept in memory for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub admin_auth_failures: AtomicU64,
+    pub dataplane_auth_failures: AtomicU64,
+    pub snapshots_served: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("KEYBRAKE_MASTER_KEY or master.key: {0}")]
+    MasterKey(#[from] CryptoError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(
+        "the stored credential for {0} does not open with this master key; \
+         set KEYBRAKE_MASTER_KEY to the key that sealed it"
+    )]
+    MasterKeyMismatch(keybrake_core::Vendor),
+}
+
+// === impl Settings ===
+
+impl Settings {
+    /// Defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            admin_key: None,
+            dataplane_token: None,
+            master_key: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_expires_in: DEFAULT_MAX_EXPIRES_IN,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+// === impl AppState ===
+
+impl AppState {
+    /// Creates the data directory, resolves the secrets, opens the database and checks that
+    /// the master key opens every stored credential.
+    pub async fn open(settings: Settings, clock: Clock) -> Result<Self, StartError> {
+        let dir = settings.data_dir;
+        secrets::ensure_data_dir(&dir)?;
+        let admin_key = secrets::load_or_generate(
+            "the admin key",
+            settings.admin_key,
+            &dir,
+            secrets::ADMIN_KEY_FILE,
+            || secrets::random_token(secrets::ADMIN_KEY_PREFIX),
+        )?;
+        let dataplane_token = secrets::load_or_generate(
+            "the data-plane token",
+            settings.dataplane_token,
+            &dir,
+            secrets::DATAPLANE_TOKEN_FILE,
+            || secrets::random_token(secrets::DATAPLANE_TOKEN_PREFIX),
+        )?;
+        let master = secrets::load_or_generate(
+            "the master key",
+            settings.master_key,
+            &dir,
+            secrets::MASTER_KEY_FILE,
+            || {
+                Ok(MasterKey::generate()
+                    .map_err(|_| SecretError::Random)?
+                    .to_hex())
+            },
+        )?;
+        let master_key = MasterKey::parse(master.expose())?;
+        let store = Store::open(&dir.join(secrets::DATABASE_FILE))?;
+        for sealed in store.credentials().await? {
+            master_key
+                .open(&sealed)
+                .map_err(|_| StartError::MasterKeyMismatch(sealed.vendor))?;
+        }
+        let version = store.snapshot_version().await?;
+        Ok(Self(Arc::new(Inner {
+            data_dir: dir,
+            store,
+            master_key,
+            admin_key,
+            dataplane_token,
+            limits: settings.limits,
+            clock,
+            gateways: Gateways::default(),
+            counters: Counters::default(),
+            version: watch::Sender::new(version),
+            shutdown: watch::Sender::new(false),
+        })))
+    }
+
+    /// Announces a committed snapshot version; wakes every waiting long-poll. Versions only grow.
+    pub fn publish(&self, version: u64) {
+        self.version.send_if_modified(|current| {
+            let newer = version > *current;
+            if newer {
+                *current = version;
+            }
+            newer
+        });
+    }
+
+    /// The newest published snapshot version.
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
+    }
+
+    pub fn subscribe_version(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Tells long-polls to answer now, so that a graceful shutdown does not wait for them.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn subscribe_shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,171 @@
+//! `PUT /vendors/{vendor}/credentials` and the vendor views. A credential goes in; only whether
+//! one is configured ever comes out.
+
+use super::{kind, optional, required, FieldError, RawField};
+use keybrake_core::{Vendor, VendorCredential};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest accepted credential string, in characters.
+pub const MAX_SECRET_CHARS: usize = 512;
+
+/// The body of `PUT /vendors/{vendor}/credentials` as it arrived: `api_key` for Stripe and
+/// Resend, `account_sid` and `auth_token` for Twilio.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRequest {
+    #[serde(default)]
+    pub api_key: RawField,
+    #[serde(default)]
+    pub account_sid: RawField,
+    #[serde(default)]
+    pub auth_token: RawField,
+}
+
+/// Whether a vendor has a credential, and since when.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VendorStatus {
+    pub vendor: Vendor,
+    pub configured: bool,
+    pub updated_at: Option<String>,
+}
+
+/// `{"vendors": [...]}`, one entry per vendor.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VendorList {
+    pub vendors: Vec<VendorStatus>,
+}
+
+/// A vendor named in a path.
+pub fn vendor_from_path(name: &str) -> Result<Vendor, FieldError> {
+    Vendor::from_name(name).ok_or_else(|| {
+        FieldError::new(
+            "vendor",
+            format!("unknown vendor {name:?}: use stripe, twilio or resend"),
+        )
+    })
+}
+
+fn secret(name: &str, v: Value) -> Result<String, FieldError> {
+    let Value::String(s) = v else {
+        return Err(FieldError::new(
+            name,
+            format!("{name} must be a string, not {}", kind(&v)),
+        ));
+    };
+    if s.is_empty() {
+        return Err(FieldError::new(name, format!("{name} must not be empty")));
+    }
+    if s.chars().count() > MAX_SECRET_CHARS {
+        return Err(FieldError::new(
+            name,
+            format!("{name} must be at most {MAX_SECRET_CHARS} characters"),
+        ));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new(
+            name,
+            format!("{name} must not contain whitespace or control characters"),
+        ));
+    }
+    Ok(s)
+}
+
+fn refuse(vendor: Vendor, name: &str, raw: RawField, wants: &str) -> Result<(), FieldError> {
+    match optional(name, raw)? {
+        None => Ok(()),
+        Some(_) => Err(FieldError::new(
+            name,
+            format!("{vendor} takes {wants}, not {name}"),
+        )),
+    }
+}
+
+// === impl CredentialsRequest ===
+
+impl CredentialsRequest {
+    /// Validates the body as `vendor`'s credential. (Not `TryFrom`: both types are foreign to
+    /// a tuple impl.)
+    pub fn for_vendor(self, vendor: Vendor) -> Result<VendorCredential, FieldError> {
+        let r = self;
+        match vendor {
+            Vendor::Stripe | Vendor::Resend => {
+                refuse(vendor, "account_sid", r.account_sid, "api_key")?;
+                refuse(vendor, "auth_token", r.auth_token, "api_key")?;
+                let api_key = secret("api_key", required("api_key", r.api_key)?)?;
+                Ok(match vendor {
+                    Vendor::Stripe => VendorCredential::Stripe { api_key },
+                    _ => VendorCredential::Resend { api_key },
+                })
+            }
+            Vendor::Twilio => {
+                refuse(vendor, "api_key", r.api_key, "account_sid and auth_token")?;
+                Ok(VendorCredential::Twilio {
+                    account_sid: secret("account_sid", required("account_sid", r.account_sid)?)?,
+                    auth_token: secret("auth_token", required("auth_token", r.auth_token)?)?,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vendor: Vendor, body: &str) -> Result<VendorCredential, FieldError> {
+        let req: CredentialsRequest = serde_json::from_str(body).unwrap();
+        req.for_vendor(vendor)
+    }
+
+    #[test]
+    fn credentials_validate_per_vendor() {
+        assert_eq!(
+            parse(Vendor::Resend, r#"{"api_key":"re_123"}"#).unwrap(),
+            VendorCredential::Resend {
+                api_key: "re_123".into()
+            }
+        );
+        assert!(parse(Vendor::Twilio, r#"{"account_sid":"AC1","auth_token":"t"}"#).is_ok());
+        let long = format!(r#"{{"api_key":"{}"}}"#, "k".repeat(513));
+        let cases = [
+            ("stripe without key", Vendor::Stripe, "{}", "api_key"),
+            (
+                "stripe with sid",
+                Vendor::Stripe,
+                r#"{"api_key":"k","account_sid":"AC1"}"#,
+                "account_sid",
+            ),
+            ("empty key", Vendor::Stripe, r#"{"api_key":""}"#, "api_key"),
+            (
+                "key with space",
+                Vendor::Resend,
+                r#"{"api_key":"a b"}"#,
+                "api_key",
+            ),
+            (
+                "key not a string",
+                Vendor::Resend,
+                r#"{"api_key":5}"#,
+                "api_key",
+            ),
+            ("key too long", Vendor::Stripe, long.as_str(), "api_key"),
+            (
+                "twilio without token",
+                Vendor::Twilio,
+                r#"{"account_sid":"AC1"}"#,
+                "auth_token",
+            ),
+            (
+                "twilio with api_key",
+                Vendor::Twilio,
+                r#"{"api_key":"k"}"#,
+                "api_key",
+            ),
+        ];
+        for (name, vendor, body, field) in cases {
+            let err = parse(vendor, body).expect_err(name);
+            assert_eq!(err.field, field, "case {name}: {err}");
+        }
+    }
+}
