@@ -25,7 +25,6 @@ use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-pub use self::auth::mask as mask_key;
 pub use self::error::StripeError;
 
 use self::form::Params;
