@@ -1,1 +1,35 @@
+//! The `keybrake` command line: `serve` runs the control plane; `keys` and `vendors` talk to a
+//! running one over its HTTP API. One file per subcommand group; doc comments become `--help`.
+
+pub mod client;
+pub mod keys;
+pub mod output;
 pub mod serve;
+pub mod vendors;
+
+use clap::{Parser, Subcommand};
+
+/// Brakes for the vendor API keys that AI agents use: short-lived vault keys with a daily USD
+/// cap, an endpoint allowlist and an expiry, enforced at the gateway.
+#[derive(Debug, Parser)]
+#[command(name = "keybrake", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Serve(serve::ServeArgs),
+    Keys(keys::KeysArgs),
+    Vendors(vendors::VendorsArgs),
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Keys(args) => keys::run(args).await,
+        Command::Vendors(args) => vendors::run(args).await,
+    }
+}

@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-/// A JSON body parsed into `T`: `415` unless the content type is JSON, `413` past the body
+/// A JSON object body parsed into `T`: `415` unless the content type is JSON, `413` past the body
 /// limit, `400` naming the field when the JSON does not fit `T`.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
@@ -43,6 +43,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 ApiError::malformed("the request body could not be read")
             }
         })?;
+        // serde also reads a struct from a JSON array, positionally; every body here is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::malformed(
+                "the request body must be a JSON object",
+            ));
+        }
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             let message = e.to_string();
             match field_in_serde_error(&message) {

@@ -1,1 +1,124 @@
+//! `keybrake serve`.
 
+use crate::duration;
+use crate::secrets::SecretSource;
+use crate::state::{Limits, Settings};
+use crate::{AppState, Clock};
+use anyhow::Context as _;
+use clap::Args;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// Run the control plane: the admin API, the gateways' snapshot long-poll, /healthz and /metrics.
+///
+/// Every option can also be given in the environment (shown in brackets). Secrets are best
+/// given there, not as flags, so that they stay out of process listings.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "KEYBRAKE_LISTEN", default_value = "127.0.0.1:8484")]
+    pub listen: String,
+
+    /// Directory for the database and the generated secrets; created (mode 0700) if missing.
+    #[arg(long, env = "KEYBRAKE_DATA_DIR", default_value = "./keybrake-data")]
+    pub data_dir: PathBuf,
+
+    /// The admin key. If not given, one is generated on first start into DATA_DIR/admin.key
+    /// (mode 0600) and reused afterwards.
+    #[arg(long, env = "KEYBRAKE_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// The token gateways present to fetch snapshots. If not given, one is generated into
+    /// DATA_DIR/dataplane.token (mode 0600) and reused.
+    #[arg(long, env = "KEYBRAKE_DATAPLANE_TOKEN", hide_env_values = true)]
+    pub dataplane_token: Option<String>,
+
+    /// Key that seals vendor credentials at rest: 64 hex digits or base64 of 32 bytes. If not
+    /// given, one is generated into DATA_DIR/master.key (mode 0600) and reused.
+    #[arg(long, env = "KEYBRAKE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Longest `expires_in` a vault key may ask for ("30d", "12h", or seconds).
+    #[arg(long, env = "KEYBRAKE_MAX_EXPIRES_IN", default_value = "30d", value_parser = duration::parse)]
+    pub max_expires_in: Duration,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "KEYBRAKE_MAX_BODY_BYTES", default_value_t = crate::state::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+/// An empty variable counts as unset, as in the shell scripts that export it.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let settings = Settings {
+        data_dir: args.data_dir,
+        admin_key: given(args.admin_key),
+        dataplane_token: given(args.dataplane_token),
+        master_key: given(args.master_key),
+        limits: Limits {
+            max_expires_in: args.max_expires_in,
+            max_body_bytes: args.max_body_bytes,
+        },
+    };
+    let state = AppState::open(settings, Clock::system()).await?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let admin = match &state.admin_key.source {
+        SecretSource::Environment => "admin key from KEYBRAKE_ADMIN_KEY".to_owned(),
+        SecretSource::Generated(p) => format!("admin key generated in {}", p.display()),
+        SecretSource::File(p) => format!("admin key in {}", p.display()),
+    };
+    tracing::info!(
+        %addr,
+        data_dir = %state.data_dir.display(),
+        admin_key = %state.admin_key.location(),
+        dataplane_token = %state.dataplane_token.location(),
+        snapshot_version = state.version(),
+        "control plane ready"
+    );
+    println!(
+        "keybrake control plane listening on {addr} (data dir {}, {admin})",
+        state.data_dir.display()
+    );
+    crate::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}

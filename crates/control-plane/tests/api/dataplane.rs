@@ -1,0 +1,212 @@
+//! The gateways' snapshot long-poll.
+
+use crate::support::{eventually, As, TestApp, T0_MS};
+use axum::http::{header, Method, StatusCode};
+use keybrake_core::{Snapshot, VaultKey};
+use std::time::{Duration, Instant};
+
+fn snapshot(r: &crate::support::Reply) -> Snapshot {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[tokio::test]
+async fn an_older_version_gets_the_snapshot_at_once() {
+    let app = TestApp::new().await;
+    let issued = app.issue_stripe("billing-agent/42").await;
+    let start = Instant::now();
+    let snap = snapshot(&app.poll("gw-1", 0, 20_000).await);
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(snap.version, app.state.version());
+    assert_eq!(snap.generated_at_ms, T0_MS);
+    let key = VaultKey::parse(issued["vault_key"].as_str().unwrap()).unwrap();
+    let [entry] = snap.keys.as_slice() else {
+        panic!("one key expected: {snap:?}");
+    };
+    assert_eq!(entry.key_id, key.id().as_str());
+    assert_eq!(entry.secret_sha256, key.hash().to_hex());
+    assert_eq!(entry.daily_cap_micros, 500_000_000);
+    assert_eq!(entry.expires_at_ms, T0_MS + 30 * 60 * 1000);
+    assert_eq!(
+        entry.allowed_endpoints[0].to_string(),
+        "POST /v1/payment_intents"
+    );
+    assert_eq!(entry.label, "billing-agent/42");
+    assert!(!entry.revoked);
+    let raw = app.poll("gw-1", 0, 0).await.text();
+    assert!(
+        !raw.contains(key.expose()),
+        "the snapshot never carries a vault key"
+    );
+}
+
+#[tokio::test]
+async fn the_current_version_waits_then_answers_304() {
+    let app = TestApp::new().await;
+    let current = app.state.version();
+    let start = Instant::now();
+    let r = app.poll("gw-1", current, 100).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.body.is_empty());
+    assert!(
+        start.elapsed() >= Duration::from_millis(90),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_wakes_a_waiting_poll_at_once() {
+    let app = TestApp::new().await;
+    let issued = app.issue_stripe("run/revoke").await;
+    let id = issued["key_id"].as_str().unwrap().to_owned();
+    let current = app.state.version();
+
+    let state = app.state.clone();
+    let poll = tokio::spawn(async move {
+        let uri = format!("/dataplane/v1/snapshot?gateway=gw-wait&after={current}&wait_ms=20000");
+        let req = axum::http::Request::builder()
+            .uri(uri)
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", state.dataplane_token.expose()),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let start = Instant::now();
+        let resp = tower::ServiceExt::oneshot(keybrake_control_plane::app(state), req)
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, body, start.elapsed())
+    });
+    eventually("the poll to arrive", Duration::from_secs(2), || {
+        app.state.gateways.get("gw-wait").is_some()
+    })
+    .await;
+
+    let r = app
+        .call(
+            As::Admin,
+            Method::DELETE,
+            &format!("/vault/keys/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let (status, body, elapsed) = tokio::time::timeout(Duration::from_secs(2), poll)
+        .await
+        .expect("the waiting poll answered within 2 s")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    let snap: Snapshot = serde_json::from_slice(&body).unwrap();
+    assert_eq!(snap.version, current + 1);
+    let entry = snap.keys.iter().find(|k| k.key_id == id).unwrap();
+    assert!(entry.revoked);
+}
+
+#[tokio::test]
+async fn shutdown_answers_waiting_polls() {
+    let app = TestApp::new().await;
+    let current = app.state.version();
+    let state = app.state.clone();
+    let stopper = tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        state.begin_shutdown();
+    });
+    let start = Instant::now();
+    let r = app.poll("gw-stop", current, 20_000).await;
+    stopper.await.unwrap();
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_gateway_ahead_of_the_control_plane_gets_the_current_snapshot() {
+    let app = TestApp::new().await;
+    let snap = snapshot(
+        &app.poll("gw-restored", app.state.version() + 100, 20_000)
+            .await,
+    );
+    assert_eq!(snap.version, app.state.version());
+}
+
+#[tokio::test]
+async fn expired_keys_stay_a_day_then_leave_the_snapshot() {
+    let app = TestApp::new().await;
+    let issued = app.issue_stripe("run/expiring").await;
+    let id = issued["key_id"].as_str().unwrap();
+    // 30 minutes to expiry, then 23 hours: expired, still delivered so gateways say key_expired.
+    app.clock.advance(Duration::from_secs(30 * 60 + 23 * 3600));
+    let snap = snapshot(&app.poll("gw", 0, 0).await);
+    assert!(snap.keys.iter().any(|k| k.key_id == id));
+    app.clock.advance(Duration::from_secs(2 * 3600));
+    let snap = snapshot(&app.poll("gw", 0, 0).await);
+    assert!(snap.keys.iter().all(|k| k.key_id != id), "{snap:?}");
+}
+
+#[tokio::test]
+async fn every_mutation_grows_the_version_and_gateways_are_counted() {
+    let app = TestApp::new().await;
+    let v0 = app.state.version();
+    assert_eq!(v0, 1, "a fresh control plane starts at version 1");
+    let k = app.issue_stripe("run/v").await;
+    let uri = format!("/vault/keys/{}", k["key_id"].as_str().unwrap());
+    app.call(As::Admin, Method::DELETE, &uri, None).await;
+    let body = serde_json::json!({"api_key": "sk_x"});
+    app.call(
+        As::Admin,
+        Method::PUT,
+        "/vendors/stripe/credentials",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(app.state.version(), v0 + 3);
+    app.poll("gw-a", 0, 0).await;
+    app.poll("gw-b", 0, 0).await;
+    let metrics = app
+        .call(As::Nobody, Method::GET, "/metrics", None)
+        .await
+        .text();
+    assert!(
+        metrics.contains("keybrake_gateways_connected 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keybrake_snapshots_served_total 2\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn bad_poll_queries_name_the_parameter() {
+    let app = TestApp::new().await;
+    let cases = [
+        (
+            "missing gateway",
+            "/dataplane/v1/snapshot?after=0",
+            "gateway",
+        ),
+        (
+            "bad after",
+            "/dataplane/v1/snapshot?gateway=g&after=x",
+            "after",
+        ),
+        (
+            "bad wait",
+            "/dataplane/v1/snapshot?gateway=g&wait_ms=-1",
+            "wait_ms",
+        ),
+    ];
+    for (name, uri, field) in cases {
+        let r = app.call(As::Gateway, Method::GET, uri, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "case {name}");
+        assert_eq!(r.error().1.as_deref(), Some(field), "case {name}");
+    }
+}
