@@ -53,8 +53,8 @@ tmp="$(mktemp "$out.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 sed -e "$script" "$template" >"$tmp"
 
-if leftover="$(grep -o '{{[A-Za-z_]*}}' "$tmp" | sort -u)" && [[ -n "$leftover" ]]; then
-    echo "error: unknown placeholders left in $template:" $leftover >&2
+if leftover="$(grep -o '{{[A-Za-z_]*}}' "$tmp" | sort -u | tr '\n' ' ')" && [[ -n "$leftover" ]]; then
+    echo "error: unknown placeholders left in $template: $leftover" >&2
     exit 1
 fi
 mv "$tmp" "$out"

@@ -53,6 +53,7 @@ say() {
 names=()
 pids=()
 
+# shellcheck disable=SC2317 # called from the traps below
 cleanup() {
     trap - INT TERM EXIT
     local i
