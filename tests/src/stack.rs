@@ -215,6 +215,8 @@ impl Stack {
             .arg("--disable-hot-restart")
             .arg("--log-level")
             .arg("warn")
+            .arg("--file-flush-interval-msec")
+            .arg("100")
             .env("KEYBRAKE_DATAPLANE_TOKEN", &self.dataplane_token);
         let proc = Proc::spawn(&format!("envoy-{id}"), cmd, &self.dir.0);
         Gateway {
@@ -239,6 +241,8 @@ impl Stack {
             .arg("--disable-hot-restart")
             .arg("--log-level")
             .arg("warn")
+            .arg("--file-flush-interval-msec")
+            .arg("100")
             .env("KEYBRAKE_DATAPLANE_TOKEN", &self.dataplane_token);
         let proc = Proc::spawn(&format!("envoy-{}-restarted", gw.id), cmd, &self.dir.0);
         self.gateways[i].proc = proc;
