@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 /// How to reach the control plane. Every option can also be given in the environment.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Control plane")]
 pub struct ClientArgs {
     /// Base URL of the control plane.
     #[arg(

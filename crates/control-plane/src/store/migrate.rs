@@ -1,15 +1,17 @@
 //! Schema migrations, embedded in the binary and tracked with `PRAGMA user_version`.
 
 use super::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
 
-/// Applies every migration the database has not seen, each in its own transaction.
+/// Applies every migration the database has not seen, in one write transaction taken before
+/// reading the version, so that two processes opening a new database do not both migrate it.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {
         return Err(StoreError::SchemaTooNew { found, known });
     }
@@ -18,12 +20,11 @@ pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         .enumerate()
         .skip(usize::try_from(found).unwrap_or(0))
     {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "applied database migration");
+        tracing::info!(version = i + 1, "applying database migration");
     }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -1,0 +1,208 @@
+//! The real `keybrake` binary as a user runs it: `serve()` on port 0 in process, the CLI as a
+//! child process against it.
+
+#![cfg(test)]
+
+use keybrake_control_plane::{serve, AppState, Clock, Settings};
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+struct Server {
+    url: String,
+    admin_key: String,
+    dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("keybrake-cli-test-{}-{n}", std::process::id()));
+        let state = AppState::open(Settings::new(&dir), Clock::system())
+            .await
+            .unwrap();
+        let admin_key = state.admin_key.expose().to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        let health = format!("{url}/healthz");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while reqwest::get(&health)
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server never became healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Self {
+            url,
+            admin_key,
+            dir,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keybrake"));
+        cmd.args(args)
+            .env("KEYBRAKE_URL", &self.url)
+            .env("KEYBRAKE_ADMIN_KEY", &self.admin_key)
+            .env_remove("KEYBRAKE_DATA_DIR")
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.cli(args).output().await.unwrap()
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let task = &mut self.task;
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("graceful shutdown within 5 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_issues_lists_revokes_and_sets_credentials() {
+    let server = Server::start().await;
+
+    let issued = server
+        .run(&[
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--daily-usd-cap",
+            "500",
+            "--allow",
+            "POST /v1/payment_intents",
+            "--expires-in",
+            "30m",
+            "--label",
+            "billing-agent/42",
+            "--json",
+        ])
+        .await;
+    assert!(issued.status.success(), "{}", stderr(&issued));
+    let v: serde_json::Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let key_id = v["key_id"].as_str().unwrap().to_owned();
+    assert!(v["vault_key"].as_str().unwrap().starts_with("vk_"));
+
+    let table = server.run(&["keys", "list"]).await;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("KEY ID"), "{text}");
+    assert!(text.contains(&key_id) && text.contains("billing-agent/42") && text.contains("active"));
+
+    let revoked = server.run(&["keys", "revoke", &key_id]).await;
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("revoked"));
+
+    let mut set = server.cli(&["vendors", "set", "stripe"]);
+    set.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"sk_test_from_stdin\n").await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("sk_test_from_stdin"));
+
+    let vendors = server.run(&["vendors", "list", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&vendors.stdout).unwrap();
+    assert_eq!(v["vendors"][0]["configured"], true);
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_the_api_error_and_fails() {
+    let server = Server::start().await;
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "bad cap",
+            &[
+                "keys",
+                "issue",
+                "--vendor",
+                "stripe",
+                "--daily-usd-cap",
+                "0",
+                "--allow",
+                "POST /v1/x",
+                "--expires-in",
+                "30m",
+                "--label",
+                "l",
+            ],
+            "daily_usd_cap must be greater than 0",
+        ),
+        (
+            "unknown key",
+            &["keys", "show", "kid_0123456789abcdef"],
+            "no vault key kid_0123456789abcdef",
+        ),
+        (
+            "malformed key",
+            &["keys", "revoke", "nope"],
+            "is not a key id",
+        ),
+    ];
+    for (name, args, want) in cases {
+        let out = server.run(args).await;
+        assert!(!out.status.success(), "case {name}");
+        assert!(stderr(&out).contains(want), "case {name}: {}", stderr(&out));
+    }
+    let wrong = server
+        .cli(&["keys", "list"])
+        .env("KEYBRAKE_ADMIN_KEY", "kba_wrong")
+        .output()
+        .await
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("missing or invalid bearer token"),
+        "{}",
+        stderr(&wrong)
+    );
+    server.stop().await;
+}
