@@ -132,12 +132,8 @@ async fn a_vault_key_calls_stripe_with_the_real_key_swapped_in() {
             "the real key was not swapped in: {text}"
         );
         assert!(
-            text.contains("/v1/payment_intents"),
-            "the /stripe prefix is stripped: {text}"
-        );
-        assert!(
-            !text.contains("/stripe/v1"),
-            "the /stripe prefix is stripped: {text}"
+            r["path"].as_str().is_some_and(|p| p.starts_with("/v1/payment_intents")),
+            "the vendor sees its own path, without the /stripe prefix: {text}"
         );
     }
 }
@@ -299,7 +295,6 @@ async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
         .issue(stripe_key_body(&["POST /v1/payment_intents"], json!("30m")))
         .await;
     let url = stack.gw_url(0, "/stripe/v1/payment_intents");
-    let before = stack.access_log(0).len();
     let ok = create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
     assert_eq!(ok.status(), 200);
     let denied = stack
@@ -311,9 +306,13 @@ async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
         .unwrap();
     assert_eq!(denied.status(), 403);
 
-    let lines = wait_until(Duration::from_secs(10), "two new access-log lines", || {
-        let lines = stack.access_log(0);
-        async move { (lines.len() >= before + 2).then(|| lines[before..].to_vec()) }
+    let lines = wait_until(Duration::from_secs(10), "two access-log lines naming the key", || {
+        let lines: Vec<Value> = stack
+            .access_log(0)
+            .into_iter()
+            .filter(|l| l["keybrake_key_id"] == key.key_id.as_str())
+            .collect();
+        async move { (lines.len() >= 2).then_some(lines) }
     })
     .await;
     let allowed = lines

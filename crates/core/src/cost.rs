@@ -1,0 +1,120 @@
+//! What a call costs: the worst case estimated from the request before it is forwarded, and
+//! the actual cost read from the response. One module per vendor; this one dispatches.
+
+mod stripe;
+
+use crate::currency::{CurrencyError, Rates};
+use crate::deny::DenyReason;
+use crate::vendor::Vendor;
+
+/// Largest request body keybrake reads to price a call. Bigger costed requests are refused.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// Largest (decoded) response body keybrake reads to settle a call.
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// Where a call's recorded cost came from (the `keybrake_cost_source` log field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostSource {
+    /// Read from the request (the reservation stood).
+    Request,
+    /// Read from the vendor's response.
+    Response,
+    /// The response could not tell; the worst-case reservation stands.
+    Estimate,
+}
+
+/// The pre-flight worst case of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Estimate {
+    /// The call moves no money.
+    Free,
+    /// Reserve this many micro-USD.
+    Reserve(u64),
+    /// The request does not say what it will cost (a refund without an amount): hold all the
+    /// budget that is left until the response tells.
+    HoldRemaining,
+}
+
+/// What the response says about the reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The vendor reports this cost, in micro-USD.
+    Actual(u64),
+    /// The vendor moved no money (an error it answered, or a replay already charged).
+    NoCharge,
+    /// Unknown outcome (no answer, 5xx, unreadable body): the reservation stays charged.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CostError {
+    #[error("the request's currency cannot be counted: {0}")]
+    Currency(#[from] CurrencyError),
+    #[error("the request cannot be priced: {0}")]
+    Unpriceable(&'static str),
+}
+
+// === impl CostSource ===
+
+impl CostSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Request => "request",
+            CostSource::Response => "response",
+            CostSource::Estimate => "estimate",
+        }
+    }
+}
+
+// === impl CostError ===
+
+impl CostError {
+    pub fn deny_reason(&self) -> DenyReason {
+        match self {
+            CostError::Currency(CurrencyError::NoRate(_)) => DenyReason::CurrencyNotSupported,
+            CostError::Currency(_) | CostError::Unpriceable(_) => DenyReason::BadRequest,
+        }
+    }
+}
+
+/// Whether the call may move money, so its request body must be read before forwarding.
+pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
+    match vendor {
+        Vendor::Stripe => stripe::is_costed(method, path),
+        Vendor::Twilio | Vendor::Resend => false,
+    }
+}
+
+/// The worst-case cost of a costed call, from its (decoded) request body.
+pub fn estimate(
+    vendor: Vendor,
+    method: &str,
+    path: &[String],
+    body: &[u8],
+    rates: &Rates,
+) -> Result<Estimate, CostError> {
+    match vendor {
+        Vendor::Stripe => stripe::estimate(method, path, body, rates),
+        Vendor::Twilio | Vendor::Resend => Ok(Estimate::Free),
+    }
+}
+
+/// The actual cost of a costed call from its response. `status` is 0 when no response came;
+/// `replayed` is true when the vendor says it replayed an earlier idempotent request.
+pub fn settle(
+    vendor: Vendor,
+    path: &[String],
+    status: u32,
+    replayed: bool,
+    body: &[u8],
+    rates: &Rates,
+) -> Settlement {
+    match vendor {
+        Vendor::Stripe => stripe::settle(path, status, replayed, body, rates),
+        Vendor::Twilio | Vendor::Resend => Settlement::NoCharge,
+    }
+}
+
+#[cfg(test)]
+#[path = "cost_tests.rs"]
+mod tests;

@@ -1,0 +1,313 @@
+use super::*;
+use crate::currency::RateEntry;
+
+fn path(p: &str) -> Vec<String> {
+    p.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn rates() -> Rates {
+    Rates::new(&[RateEntry {
+        currency: "jpy".into(),
+        usd_nanos_per_unit: 6_700_000,
+    }])
+}
+
+#[test]
+fn stripe_estimates() {
+    let cases: Vec<(&str, &str, &str, &str, Result<Estimate, CostError>)> = vec![
+        (
+            "payment intent",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000&currency=usd",
+            Ok(Estimate::Reserve(10_000_000)),
+        ),
+        (
+            "charge",
+            "POST",
+            "/v1/charges",
+            "currency=usd&amount=250&source=tok_visa",
+            Ok(Estimate::Reserve(2_500_000)),
+        ),
+        (
+            "transfer",
+            "POST",
+            "/v1/transfers",
+            "amount=100&currency=usd&destination=acct_1",
+            Ok(Estimate::Reserve(1_000_000)),
+        ),
+        (
+            "payout",
+            "POST",
+            "/v1/payouts",
+            "amount=5&currency=usd",
+            Ok(Estimate::Reserve(50_000)),
+        ),
+        (
+            "zero-decimal yen",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000&currency=jpy",
+            Ok(Estimate::Reserve(6_700_000)),
+        ),
+        (
+            "upper-case currency",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000&currency=USD",
+            Ok(Estimate::Reserve(10_000_000)),
+        ),
+        (
+            "raw brackets around",
+            "POST",
+            "/v1/payment_intents",
+            "metadata[a]=1&amount=1000&currency=usd&payment_method_types[0]=card",
+            Ok(Estimate::Reserve(10_000_000)),
+        ),
+        (
+            "encoded brackets around",
+            "POST",
+            "/v1/payment_intents",
+            "metadata%5Bamount%5D=9&amount=1000&currency=usd",
+            Ok(Estimate::Reserve(10_000_000)),
+        ),
+        (
+            "nested amount is not the amount",
+            "POST",
+            "/v1/payment_intents",
+            "metadata[amount]=1&currency=usd",
+            Err(CostError::Unpriceable("amount is required")),
+        ),
+        (
+            "refund with amount",
+            "POST",
+            "/v1/refunds",
+            "payment_intent=pi_1&amount=300&currency=usd",
+            Ok(Estimate::Reserve(3_000_000)),
+        ),
+        (
+            "refund without amount",
+            "POST",
+            "/v1/refunds",
+            "payment_intent=pi_1",
+            Ok(Estimate::HoldRemaining),
+        ),
+        (
+            "refund amount without currency",
+            "POST",
+            "/v1/refunds",
+            "charge=ch_1&amount=300",
+            Ok(Estimate::HoldRemaining),
+        ),
+        (
+            "refund with a bad amount",
+            "POST",
+            "/v1/refunds",
+            "charge=ch_1&amount=-3",
+            Err(CostError::Unpriceable(
+                "amount must be a non-negative integer",
+            )),
+        ),
+        (
+            "missing amount",
+            "POST",
+            "/v1/payment_intents",
+            "currency=usd",
+            Err(CostError::Unpriceable("amount is required")),
+        ),
+        (
+            "missing currency",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000",
+            Err(CostError::Unpriceable("currency is required")),
+        ),
+        (
+            "negative amount",
+            "POST",
+            "/v1/payment_intents",
+            "amount=-1000&currency=usd",
+            Err(CostError::Unpriceable(
+                "amount must be a non-negative integer",
+            )),
+        ),
+        (
+            "decimal amount",
+            "POST",
+            "/v1/payment_intents",
+            "amount=10.5&currency=usd",
+            Err(CostError::Unpriceable(
+                "amount must be a non-negative integer",
+            )),
+        ),
+        (
+            "huge amount",
+            "POST",
+            "/v1/payment_intents",
+            "amount=99999999999999999999999&currency=usd",
+            Err(CostError::Unpriceable(
+                "amount must be a non-negative integer",
+            )),
+        ),
+        (
+            "amount twice",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1&amount=100000&currency=usd",
+            Err(CostError::Unpriceable(
+                "a money field is sent more than once",
+            )),
+        ),
+        (
+            "currency without a rate",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000&currency=chf",
+            Err(CostError::Currency(CurrencyError::NoRate("chf".into()))),
+        ),
+        (
+            "not a currency",
+            "POST",
+            "/v1/payment_intents",
+            "amount=1000&currency=dollars",
+            Err(CostError::Currency(CurrencyError::NotACurrency(
+                "dollars".into(),
+            ))),
+        ),
+        (
+            "customer is free",
+            "POST",
+            "/v1/customers",
+            "email=a@b.c",
+            Ok(Estimate::Free),
+        ),
+        (
+            "read is free",
+            "GET",
+            "/v1/payment_intents",
+            "",
+            Ok(Estimate::Free),
+        ),
+        (
+            "confirm is counted at creation",
+            "POST",
+            "/v1/payment_intents/pi_1/confirm",
+            "",
+            Ok(Estimate::Free),
+        ),
+    ];
+    for (name, method, p, body, want) in cases {
+        assert_eq!(
+            estimate(Vendor::Stripe, method, &path(p), body.as_bytes(), &rates()),
+            want,
+            "case {name}"
+        );
+    }
+}
+
+#[test]
+fn cost_errors_map_to_deny_reasons() {
+    let no_rate = CostError::Currency(CurrencyError::NoRate("chf".into()));
+    assert_eq!(no_rate.deny_reason(), DenyReason::CurrencyNotSupported);
+    assert_eq!(
+        CostError::Unpriceable("x").deny_reason(),
+        DenyReason::BadRequest
+    );
+}
+
+#[test]
+fn stripe_settlements() {
+    let pi = path("/v1/payment_intents");
+    let ok = br#"{"id":"pi_1","object":"payment_intent","amount":1000,"currency":"usd","status":"succeeded"}"#;
+    let refund = br#"{"id":"re_1","object":"refund","amount":4200,"currency":"usd"}"#;
+    let cases: Vec<(&str, u32, bool, &[u8], Settlement)> = vec![
+        (
+            "success reports the amount",
+            200,
+            false,
+            ok,
+            Settlement::Actual(10_000_000),
+        ),
+        (
+            "refund reports its full amount",
+            200,
+            false,
+            refund,
+            Settlement::Actual(42_000_000),
+        ),
+        (
+            "replay is not charged again",
+            200,
+            true,
+            ok,
+            Settlement::NoCharge,
+        ),
+        (
+            "card declined moves nothing",
+            402,
+            false,
+            br#"{"error":{"type":"card_error"}}"#,
+            Settlement::NoCharge,
+        ),
+        (
+            "bad request moves nothing",
+            400,
+            false,
+            b"{}",
+            Settlement::NoCharge,
+        ),
+        (
+            "server error is unknown",
+            500,
+            false,
+            b"{}",
+            Settlement::Unknown,
+        ),
+        ("no answer is unknown", 0, false, b"", Settlement::Unknown),
+        (
+            "unreadable success is unknown",
+            200,
+            false,
+            b"<html>",
+            Settlement::Unknown,
+        ),
+        (
+            "success without amount is unknown",
+            200,
+            false,
+            br#"{"id":"pi_1"}"#,
+            Settlement::Unknown,
+        ),
+    ];
+    for (name, status, replayed, body, want) in cases {
+        assert_eq!(
+            settle(Vendor::Stripe, &pi, status, replayed, body, &rates()),
+            want,
+            "case {name}"
+        );
+    }
+}
+
+#[test]
+fn only_money_moving_stripe_calls_are_costed() {
+    assert!(is_costed(
+        Vendor::Stripe,
+        "POST",
+        &path("/v1/payment_intents")
+    ));
+    assert!(is_costed(Vendor::Stripe, "POST", &path("/v1/refunds")));
+    assert!(!is_costed(
+        Vendor::Stripe,
+        "GET",
+        &path("/v1/payment_intents")
+    ));
+    assert!(!is_costed(Vendor::Stripe, "POST", &path("/v1/customers")));
+    assert!(!is_costed(
+        Vendor::Stripe,
+        "POST",
+        &path("/v1/payment_intents/pi_1")
+    ));
+}
