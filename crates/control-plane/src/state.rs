@@ -14,6 +14,8 @@ use tokio::sync::watch;
 
 /// Default `KEYBRAKE_MAX_EXPIRES_IN`.
 pub const DEFAULT_MAX_EXPIRES_IN: Duration = Duration::from_secs(30 * 86_400);
+/// Default `KEYBRAKE_PROPAGATION_WAIT_MS`.
+pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_millis(2_000);
 /// Default `KEYBRAKE_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -28,6 +30,9 @@ pub struct Settings {
     /// `KEYBRAKE_MASTER_KEY`; `None`: read or generate `master.key`.
     pub master_key: Option<String>,
     pub limits: Limits,
+    /// How long a mutation waits for every live gateway to hold it before answering.
+    /// Zero: answer at once.
+    pub propagation_wait: Duration,
 }
 
 /// Request limits.
@@ -50,6 +55,7 @@ pub struct Inner {
     pub admin_key: Secret,
     pub dataplane_token: Secret,
     pub limits: Limits,
+    pub propagation_wait: Duration,
     pub clock: Clock,
     pub gateways: Gateways,
     pub counters: Counters,
@@ -63,6 +69,7 @@ pub struct Counters {
     pub admin_auth_failures: AtomicU64,
     pub dataplane_auth_failures: AtomicU64,
     pub snapshots_served: AtomicU64,
+    pub propagation_timeouts: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +98,7 @@ impl Settings {
             dataplane_token: None,
             master_key: None,
             limits: Limits::default(),
+            propagation_wait: DEFAULT_PROPAGATION_WAIT,
         }
     }
 }
@@ -152,6 +160,7 @@ impl AppState {
             admin_key,
             dataplane_token,
             limits: settings.limits,
+            propagation_wait: settings.propagation_wait,
             clock,
             gateways: Gateways::default(),
             counters: Counters::default(),
@@ -169,6 +178,30 @@ impl AppState {
             }
             newer
         });
+    }
+
+    /// Publishes `version`, then waits (up to `propagation_wait`) until every live gateway
+    /// holds it, so that an answered revocation is an enforced one. A gateway that does not
+    /// confirm in time is logged, not an error: it refuses everything once its snapshot ages.
+    pub async fn publish_and_propagate(&self, version: u64) {
+        self.publish(version);
+        if self.propagation_wait.is_zero() {
+            return;
+        }
+        let lagging = self
+            .gateways
+            .wait_until_held(version, &self.clock, self.propagation_wait)
+            .await;
+        if !lagging.is_empty() {
+            self.counters
+                .propagation_timeouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                version,
+                gateways = ?lagging,
+                "gateways did not confirm the new snapshot in time"
+            );
+        }
     }
 
     /// The newest published snapshot version.

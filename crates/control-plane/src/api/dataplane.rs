@@ -71,9 +71,11 @@ pub async fn snapshot(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let poll = parse_poll(query.as_deref())?;
-    state
+    // Held until the answer is built: a gateway counts as polling (live) until then, and a
+    // dropped connection still ends its poll.
+    let _polling = state
         .gateways
-        .record(&poll.gateway, state.clock.now_ms(), poll.after);
+        .poll_started(&poll.gateway, &state.clock, poll.after);
     let mut version = state.subscribe_version();
     let mut shutdown = state.subscribe_shutdown();
     let changed = tokio::select! {
@@ -83,9 +85,6 @@ pub async fn snapshot(
         ) => matches!(r, Ok(Ok(_))),
         _ = shutdown.wait_for(|stop| *stop) => false,
     };
-    state
-        .gateways
-        .record(&poll.gateway, state.clock.now_ms(), poll.after);
     if !changed {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }

@@ -77,7 +77,7 @@ pub async fn issue(
         revoked_at_ms: None,
     };
     let version = state.store.insert_key(row.clone()).await?;
-    state.publish(version);
+    state.publish_and_propagate(version).await;
     tracing::info!(key_id = %row.key_id, vendor = %row.vendor, label = %row.label, version, "issued vault key");
     let issued = IssuedKey {
         vault_key: key.expose().to_owned(),
@@ -175,7 +175,7 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| not_found(&id))?;
     if let Some(version) = revoked.version {
-        state.publish(version);
+        state.publish_and_propagate(version).await;
         tracing::info!(key_id = %id, version, "revoked vault key");
     }
     Ok(Json(view(&state, &revoked.row, now).await?))

@@ -91,6 +91,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "Snapshots sent to gateways.",
         c.snapshots_served.load(Ordering::Relaxed),
     );
+    metric(
+        &mut out,
+        "keybrake_propagation_timeouts_total",
+        "counter",
+        "Changes that some live gateway did not confirm within the propagation wait.",
+        c.propagation_timeouts.load(Ordering::Relaxed),
+    );
     let connected = state.gateways.connected(now, CONNECTED_WITHIN_MS);
     metric(
         &mut out,

@@ -29,7 +29,7 @@ pub async fn set(
         .seal(&credential, now)
         .map_err(ApiError::internal)?;
     let version = state.store.set_credential(sealed).await?;
-    state.publish(version);
+    state.publish_and_propagate(version).await;
     tracing::info!(%vendor, version, "set vendor credential");
     Ok(Json(VendorStatus {
         vendor,

@@ -45,6 +45,11 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYBRAKE_MAX_EXPIRES_IN", default_value = "30d", value_parser = duration::parse)]
     pub max_expires_in: Duration,
 
+    /// How long issuing, revoking or setting a credential waits for every live gateway to hold
+    /// the change before answering, in milliseconds; 0 answers at once.
+    #[arg(long, env = "KEYBRAKE_PROPAGATION_WAIT_MS", default_value_t = 2_000)]
+    pub propagation_wait_ms: u64,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KEYBRAKE_MAX_BODY_BYTES", default_value_t = crate::state::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -96,6 +101,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_expires_in: args.max_expires_in,
             max_body_bytes: args.max_body_bytes,
         },
+        propagation_wait: Duration::from_millis(args.propagation_wait_ms),
     };
     let state = AppState::open(settings, Clock::system()).await?;
     let listener = TcpListener::bind(&args.listen)

@@ -210,3 +210,126 @@ async fn bad_poll_queries_name_the_parameter() {
         assert_eq!(r.error().1.as_deref(), Some(field), "case {name}");
     }
 }
+
+/// Sends one request to the router from a spawned task, as a second client would.
+fn spawn_call(
+    state: &keybrake_control_plane::AppState,
+    req: axum::http::Request<axum::body::Body>,
+) -> tokio::task::JoinHandle<(StatusCode, Vec<u8>)> {
+    let app = keybrake_control_plane::app(state.clone());
+    tokio::spawn(async move {
+        let resp = tower::ServiceExt::oneshot(app, req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, body.to_vec())
+    })
+}
+
+fn issue_request(admin_key: &str) -> axum::http::Request<axum::body::Body> {
+    let body = serde_json::json!({
+        "vendor": "stripe",
+        "daily_usd_cap": 5,
+        "allowed_endpoints": ["POST /v1/payment_intents"],
+        "expires_in": "30m",
+        "agent_run_label": "run/ack",
+    });
+    axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/vault/keys")
+        .header(header::AUTHORIZATION, format!("Bearer {admin_key}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn app_with_propagation_wait(wait: Duration) -> TestApp {
+    TestApp::with_settings(keybrake_control_plane::Settings {
+        propagation_wait: wait,
+        ..keybrake_control_plane::Settings::new(crate::support::temp_data_dir())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_answered_once_every_live_gateway_holds_it() {
+    let app = app_with_propagation_wait(Duration::from_secs(10)).await;
+    let current = app.state.version();
+    let poll_req = axum::http::Request::builder()
+        .uri(format!(
+            "/dataplane/v1/snapshot?gateway=gw-ack&after={current}&wait_ms=20000"
+        ))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", app.state.dataplane_token.expose()),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let poll = spawn_call(&app.state, poll_req);
+    eventually("the poll to arrive", Duration::from_secs(2), || {
+        app.state
+            .gateways
+            .get("gw-ack")
+            .is_some_and(|g| g.polls_in_flight == 1)
+    })
+    .await;
+
+    let issue = spawn_call(&app.state, issue_request(app.state.admin_key.expose()));
+    let (status, _) = tokio::time::timeout(Duration::from_secs(2), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !issue.is_finished(),
+        "answered before the gateway confirmed"
+    );
+
+    // The gateway's next poll, holding the new version, is its confirmation.
+    let confirm = app.poll("gw-ack", current + 1, 0).await;
+    assert_eq!(confirm.status, StatusCode::NOT_MODIFIED);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(2), issue)
+        .await
+        .expect("answered promptly after the confirmation")
+        .unwrap();
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+#[tokio::test]
+async fn a_silent_gateway_delays_a_change_only_up_to_the_wait() {
+    let app = app_with_propagation_wait(Duration::from_millis(200)).await;
+    assert_eq!(app.poll("gw-silent", 0, 0).await.status, StatusCode::OK);
+    let start = Instant::now();
+    app.issue_stripe("run/slow").await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    let metrics = app
+        .call(As::Nobody, Method::GET, "/metrics", None)
+        .await
+        .text();
+    assert!(
+        metrics.contains("keybrake_propagation_timeouts_total 1\n"),
+        "{metrics}"
+    );
+
+    // Silent for longer than the live window: no longer waited for.
+    app.clock.advance(Duration::from_millis(
+        keybrake_control_plane::gateways::LIVE_AFTER_POLL_MS + 1,
+    ));
+    let start = Instant::now();
+    app.issue_stripe("run/fast").await;
+    assert!(
+        start.elapsed() < Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}

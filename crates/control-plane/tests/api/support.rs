@@ -86,8 +86,13 @@ impl Reply {
 // === impl TestApp ===
 
 impl TestApp {
+    /// A control plane that answers changes without waiting for gateways to confirm them.
     pub async fn new() -> Self {
-        Self::with_settings(Settings::new(temp_data_dir())).await
+        Self::with_settings(Settings {
+            propagation_wait: std::time::Duration::ZERO,
+            ..Settings::new(temp_data_dir())
+        })
+        .await
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
