@@ -88,6 +88,21 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), SecretError> {
         .map_err(io_err(dir))
 }
 
+/// Creates `path` empty with mode 0600 when it is missing. SQLite gives its `-wal` and `-shm`
+/// files the database file's mode, so this keeps all three private.
+pub fn ensure_private_file(path: &Path) -> Result<(), SecretError> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// `prefix` followed by 64 random hex digits.
 pub fn random_token(prefix: &str) -> Result<String, SecretError> {
     let mut bytes = [0u8; 32];

@@ -146,7 +146,9 @@ impl AppState {
             },
         )?;
         let master_key = MasterKey::parse(master.expose())?;
-        let store = Store::open(&dir.join(secrets::DATABASE_FILE))?;
+        let db_path = dir.join(secrets::DATABASE_FILE);
+        secrets::ensure_private_file(&db_path)?;
+        let store = Store::open(&db_path)?;
         for sealed in store.credentials().await? {
             master_key
                 .open(&sealed)

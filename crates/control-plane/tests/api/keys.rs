@@ -203,6 +203,22 @@ async fn only_the_hash_of_a_vault_key_is_stored() {
     assert!(!app.db_contains(secret_part));
     assert!(app.db_contains(&key.hash().to_hex()));
     assert!(app.db_contains(key.id().as_str()));
+    use std::os::unix::fs::PermissionsExt;
+    for name in [
+        "keybrake.db",
+        "keybrake.db-wal",
+        "admin.key",
+        "dataplane.token",
+        "master.key",
+    ] {
+        let mode = std::fs::metadata(app.dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let mode = std::fs::metadata(&app.dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "data dir");
 }
 
 #[tokio::test]
