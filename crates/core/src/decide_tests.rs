@@ -1,5 +1,3 @@
-#![allow(clippy::type_complexity)]
-
 use super::*;
 use crate::endpoint::EndpointPattern;
 use crate::snapshot::{KeyEntry, Snapshot};

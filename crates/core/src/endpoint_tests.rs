@@ -1,5 +1,3 @@
-#![allow(clippy::type_complexity)]
-
 use super::*;
 
 fn segs(path: &str) -> Result<Vec<String>, PathError> {
