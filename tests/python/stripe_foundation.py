@@ -28,7 +28,8 @@ def refusal(call):
         return {
             "exception": type(e).__name__,
             "http_status": e.http_status,
-            "code": e.code,
+            # PermissionError and AuthenticationError carry the code only on e.error.
+            "code": e.error.code if e.error else e.code,
             "message": e.user_message,
         }
     return None

@@ -132,7 +132,9 @@ async fn a_vault_key_calls_stripe_with_the_real_key_swapped_in() {
             "the real key was not swapped in: {text}"
         );
         assert!(
-            r["path"].as_str().is_some_and(|p| p.starts_with("/v1/payment_intents")),
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/v1/payment_intents")),
             "the vendor sees its own path, without the /stripe prefix: {text}"
         );
     }
@@ -306,14 +308,18 @@ async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
         .unwrap();
     assert_eq!(denied.status(), 403);
 
-    let lines = wait_until(Duration::from_secs(10), "two access-log lines naming the key", || {
-        let lines: Vec<Value> = stack
-            .access_log(0)
-            .into_iter()
-            .filter(|l| l["keybrake_key_id"] == key.key_id.as_str())
-            .collect();
-        async move { (lines.len() >= 2).then_some(lines) }
-    })
+    let lines = wait_until(
+        Duration::from_secs(10),
+        "two access-log lines naming the key",
+        || {
+            let lines: Vec<Value> = stack
+                .access_log(0)
+                .into_iter()
+                .filter(|l| l["keybrake_key_id"] == key.key_id.as_str())
+                .collect();
+            async move { (lines.len() >= 2).then_some(lines) }
+        },
+    )
     .await;
     let allowed = lines
         .iter()
@@ -394,9 +400,17 @@ async fn the_gateway_fails_closed_without_a_fresh_snapshot_and_recovers() {
     .await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["stripe-should-retry"], "false");
+    // From now on nothing gets through until the control plane is back.
+    stack.clear_stripe_requests().await;
+    for _ in 0..5 {
+        let r =
+            create_payment_intent(&stack, stack.http.post(&url).bearer_auth(&key.vault_key)).await;
+        assert_eq!(deny_reason(&r).as_deref(), Some("policy_unavailable"));
+    }
+    let received = stack.stripe_requests().await;
     assert!(
-        stack.stripe_requests().await.len() <= 1,
-        "calls went on long after the policy went stale"
+        received.is_empty(),
+        "calls passed a stale policy: {received:?}"
     );
 
     stack.restart_control_plane().await;
