@@ -1,5 +1,7 @@
 //! Every shipped Envoy configuration is accepted by the real Envoy binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use keybrake_e2e::paths;
 use std::process::Command;
 

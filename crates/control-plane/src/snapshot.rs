@@ -41,5 +41,6 @@ pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
         generated_at_ms: now,
         keys,
         credentials,
+        rates: Vec::new(),
     })
 }

@@ -49,6 +49,7 @@ fn fixture() -> Fixture {
         credentials: vec![VendorCredential::Stripe {
             api_key: "sk_test_real".into(),
         }],
+        rates: vec![],
     });
     Fixture {
         index,

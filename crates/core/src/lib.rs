@@ -11,6 +11,7 @@ pub mod decide;
 pub mod deny;
 pub mod endpoint;
 pub mod key;
+pub mod lease;
 pub mod ledger;
 pub mod money;
 pub mod snapshot;

@@ -5,6 +5,7 @@
 //! the vendors' real credentials. Budget leases are per gateway and change with every call, so
 //! they travel apart (the lease channel of the ledger) and never force a snapshot re-parse.
 
+use crate::currency::{RateEntry, Rates};
 use crate::endpoint::EndpointPattern;
 use crate::key::{KeyHash, VaultKeyId};
 use crate::vendor::{Vendor, VendorCredential};
@@ -26,6 +27,9 @@ pub struct Snapshot {
     pub generated_at_ms: u64,
     pub keys: Vec<KeyEntry>,
     pub credentials: Vec<VendorCredential>,
+    /// Operator-set conversion rates to USD; USD itself is implied.
+    #[serde(default)]
+    pub rates: Vec<RateEntry>,
 }
 
 /// One vault key's policy. The key itself is never here, only its hash.
@@ -65,6 +69,7 @@ pub struct PolicyIndex {
     pub version: u64,
     keys: HashMap<String, IndexedKey>,
     upstream_auth: HashMap<Vendor, String>,
+    pub rates: Rates,
     /// Entries dropped because they did not validate; each such key is refused as unknown.
     pub skipped: usize,
 }
@@ -100,6 +105,7 @@ impl PolicyIndex {
             version: snapshot.version,
             keys,
             upstream_auth,
+            rates: Rates::new(&snapshot.rates),
             skipped,
         }
     }
@@ -110,6 +116,11 @@ impl PolicyIndex {
 
     pub fn upstream_authorization(&self, vendor: Vendor) -> Option<&str> {
         self.upstream_auth.get(&vendor).map(String::as_str)
+    }
+
+    /// Every key id in the index (the sync service creates their budget records).
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
     }
 
     pub fn len(&self) -> usize {

@@ -27,6 +27,7 @@ fn index_looks_up_keys_and_precomputes_upstream_auth() {
         credentials: vec![VendorCredential::Stripe {
             api_key: "sk_test_x".into(),
         }],
+        rates: vec![],
     };
     let index = PolicyIndex::build(snap);
     assert_eq!(index.version, 7);
@@ -59,6 +60,7 @@ fn invalid_entries_are_skipped_not_fatal() {
             empty,
         ],
         credentials: vec![],
+        rates: vec![],
     });
     assert_eq!(index.len(), 1);
     assert_eq!(index.skipped, 2);
@@ -73,6 +75,7 @@ fn snapshot_json_round_trips_and_tolerates_new_fields() {
         generated_at_ms: 9,
         keys: vec![entry(&key, Vendor::Stripe, &["GET /v1/customers/*"])],
         credentials: vec![],
+        rates: vec![],
     };
     let mut json = serde_json::to_value(&snap).unwrap();
     json["future_field"] = serde_json::json!(true);

@@ -137,6 +137,7 @@ mod tests {
             generated_at_ms: 0,
             keys: vec![],
             credentials: vec![],
+            rates: vec![],
         })
         .unwrap()
     }
