@@ -6,8 +6,10 @@
 //! # Stripe
 //!
 //! [`stripe_app`] / [`serve_stripe`]: create (`POST`, form-encoded) and retrieve
-//! (`GET /v1/<resource>/{id}`) for `payment_intents`, `customers`, `charges` and `refunds`,
-//! kept in memory. Only the configured key is accepted, as `Bearer <key>` or
+//! (`GET /v1/<resource>/{id}`) for `payment_intents`, `customers`, `charges`, `refunds`,
+//! `transfers` and `payouts`, kept in memory. Every money object carries top-level `amount`
+//! (an integer in the currency's minor unit, so `jpy` amounts are echoed as given) and
+//! `currency` (lower case). Only the configured key is accepted, as `Bearer <key>` or
 //! `Basic base64(<key>:)`. `Idempotency-Key` replays the first reply
 //! (`Idempotent-Replayed: true`, original `Request-Id`) or refuses different parameters with
 //! an `idempotency_error`. Replies are gzipped when `Accept-Encoding` allows gzip.
@@ -19,6 +21,10 @@
 //!   `invalid_request_error` (`code: rate_limit` for 429) otherwise. Nothing is created and
 //!   nothing is saved under the idempotency key, so a retry fails the same way. Any other
 //!   value answers 400.
+//! - `x-mock-delay-ms: <0..30000>` holds every reply back that many milliseconds, refusals
+//!   included, so tests can keep calls in flight or make a client time out. The request
+//!   takes effect *before* the wait: an object created by a call whose client gave up
+//!   exists, as it would at a slow real vendor. Any other value answers 400.
 //! - `GET /__mock/requests` returns, oldest first, every request the vendor routes received
 //!   (refused ones included, recorded before authentication), as a JSON array of
 //!   [`RecordedRequest`]:
@@ -37,6 +43,7 @@
 
 mod gzip;
 mod ids;
+pub mod inject;
 pub mod recorder;
 pub mod stripe;
 

@@ -1,4 +1,5 @@
-//! The Stripe mock: `/v1/payment_intents`, `/v1/customers`, `/v1/charges`, `/v1/refunds`.
+//! The Stripe mock: `/v1/payment_intents`, `/v1/customers`, `/v1/charges`, `/v1/refunds`,
+//! `/v1/transfers`, `/v1/payouts`.
 //!
 //! Each request goes through the same steps Stripe takes, in order: authentication, the
 //! mock-only failure injection, routing, the idempotency check, the endpoint. Every reply
@@ -9,6 +10,7 @@ mod error;
 mod form;
 mod idempotency;
 mod objects;
+mod outflows;
 mod route;
 mod store;
 
@@ -32,6 +34,7 @@ use self::idempotency::{Fingerprint, Idempotency, Lookup, Saved};
 use self::route::Route;
 use self::store::Store;
 use crate::ids::random_id;
+use crate::inject;
 use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
 
 /// The API version answered when the request names none (stripe-python 16.1.0's pin).
@@ -41,7 +44,7 @@ pub const DEFAULT_STRIPE_VERSION: &str = "2026-10-28.endive";
 pub const DEFAULT_STRIPE_KEY: &str = "sk_test_keybrake_mock";
 
 /// Mock-only request header that forces a failure status (see the crate docs).
-pub const MOCK_STATUS_HEADER: &str = "x-mock-status";
+pub const MOCK_STATUS_HEADER: &str = inject::STATUS_HEADER;
 
 /// One Stripe mock: its accepted key, its objects and its request log. Clones share state.
 #[derive(Clone, Debug)]
@@ -248,25 +251,26 @@ async fn handle(State(mock): State<StripeMock>, request: Request<Body>) -> Respo
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
-    mock.answer(&parts.method, path, &parts.headers, &body)
+    let response = mock.answer(&parts.method, path, &parts.headers, &body);
+    // The request has had its effect already: a client that gives up while waiting leaves
+    // behind whatever it created, as with a slow real vendor.
+    inject::hold_reply(&parts.headers).await;
+    response
 }
 
-/// The failure forced by `x-mock-status`, if the header is present.
+/// The failure forced by `x-mock-status`, or the refusal of a bad mock-only header.
 fn injected_failure(headers: &HeaderMap) -> Option<StripeError> {
-    let raw = headers.get(MOCK_STATUS_HEADER)?;
-    let status = raw
-        .to_str()
+    let bad = |e: inject::BadMockHeader| StripeError::InvalidParam {
+        param: e.header.to_owned(),
+        message: e.message.to_owned(),
+    };
+    if let Err(e) = inject::check(headers) {
+        return Some(bad(e));
+    }
+    inject::forced_status(headers)
         .ok()
-        .and_then(|s| s.trim().parse::<u16>().ok())
-        .filter(|code| (400..=599).contains(code))
-        .and_then(|code| StatusCode::from_u16(code).ok());
-    Some(match status {
-        Some(status) => StripeError::Injected { status },
-        None => StripeError::InvalidParam {
-            param: MOCK_STATUS_HEADER.to_owned(),
-            message: "x-mock-status must be a status code from 400 to 599.".to_owned(),
-        },
-    })
+        .flatten()
+        .map(|status| StripeError::Injected { status })
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

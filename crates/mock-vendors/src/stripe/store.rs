@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::error::StripeError;
 use super::form::Params;
 use super::objects::{self, ChargeInput, PaymentIntentInput, ID_LEN};
+use super::outflows;
 use crate::ids::random_id;
 
 /// Currencies whose amounts have no minor unit (https://stripe.com/docs/currencies).
@@ -22,6 +23,8 @@ pub enum Resource {
     Customer,
     Charge,
     Refund,
+    Transfer,
+    Payout,
 }
 
 impl Resource {
@@ -32,6 +35,8 @@ impl Resource {
             "customers" => Some(Self::Customer),
             "charges" => Some(Self::Charge),
             "refunds" => Some(Self::Refund),
+            "transfers" => Some(Self::Transfer),
+            "payouts" => Some(Self::Payout),
             _ => None,
         }
     }
@@ -43,6 +48,8 @@ impl Resource {
             Self::Customer => "customer",
             Self::Charge => "charge",
             Self::Refund => "refund",
+            Self::Transfer => "transfer",
+            Self::Payout => "payout",
         }
     }
 }
@@ -77,6 +84,8 @@ impl Store {
             ))),
             Resource::Charge => self.create_charge(params),
             Resource::Refund => self.create_refund(params),
+            Resource::Transfer => Ok(self.insert(outflows::transfer(params)?)),
+            Resource::Payout => Ok(self.insert(outflows::payout(params)?)),
         }
     }
 

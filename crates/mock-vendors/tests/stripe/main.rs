@@ -8,6 +8,7 @@
 mod support;
 
 mod auth;
+mod money;
 mod protocol;
 mod request_log;
 mod resources;
