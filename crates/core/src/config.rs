@@ -10,6 +10,24 @@ pub const SNAPSHOT_PATH: &str = "/dataplane/v1/snapshot";
 /// within `wait_ms`. Authenticated with `Authorization: Bearer <data-plane token>`.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
+/// Shared-data key where the sync service publishes [`DataplaneInfo`] for the workers.
+pub const SHARED_DATAPLANE_KEY: &str = "keybrake/dataplane";
+/// Shared queue (registered by the sync service) on which workers name keys whose budget
+/// record changed, so the sync service reports them.
+pub const USAGE_QUEUE: &str = "keybrake/usage";
+
+/// How workers reach the control plane for lease refills, published by the sync service so the
+/// token and instance id live in one place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneInfo {
+    pub cluster: String,
+    pub authority: String,
+    pub token: String,
+    pub gateway: String,
+    /// Random per Envoy process: a restarted gateway is a new instance.
+    pub instance: String,
+}
+
 /// The HTTP filter's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,12 +35,18 @@ pub struct FilterConfig {
     /// Refuse every call (`policy_unavailable`) when the control plane has not confirmed the
     /// snapshot for this long. Must exceed the sync service's `poll_wait_ms`.
     pub max_snapshot_age_ms: u64,
+    /// Costed requests with a larger body are refused (`bad_request`).
+    pub max_request_body_bytes: usize,
+    /// How long a worker waits for the control plane to grow its lease.
+    pub lease_timeout_ms: u64,
 }
 
 impl Default for FilterConfig {
     fn default() -> Self {
         Self {
             max_snapshot_age_ms: 60_000,
+            max_request_body_bytes: crate::cost::MAX_REQUEST_BODY,
+            lease_timeout_ms: 3_000,
         }
     }
 }

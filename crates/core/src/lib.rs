@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod money;
 pub mod snapshot;
 pub mod sync;
+pub mod usage;
 pub mod vendor;
 
 pub use deny::DenyReason;

@@ -3,6 +3,7 @@
 
 use crate::config::{SyncConfig, MAX_WAIT_MS, SNAPSHOT_PATH};
 use crate::snapshot::{Snapshot, SyncStatus};
+use std::collections::HashSet;
 
 /// Slack added to the long-poll's own wait before the gateway gives up on a call.
 pub const CALL_TIMEOUT_SLACK_MS: u64 = 5_000;
@@ -12,6 +13,8 @@ pub const MAX_BACKOFF_MS: u64 = 5_000;
 #[derive(Clone, Debug, Default)]
 pub struct SyncState {
     held_version: u64,
+    /// Keys whose budget record this process has created.
+    known_keys: HashSet<String>,
     in_flight: bool,
     next_poll_at_ms: u64,
     failures: u32,
@@ -20,8 +23,9 @@ pub struct SyncState {
 /// What to do with an answer from the control plane.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SyncEffect {
-    /// Write the answer's body to the snapshot key, then `status` to the status key.
-    StoreSnapshot { status: SyncStatus },
+    /// Create budget records for `new_keys`, write the answer's body to the snapshot key, then
+    /// `status` to the status key: a worker that sees the version finds every record.
+    StoreSnapshot { status: SyncStatus, new_keys: Vec<String> },
     /// Nothing changed: write `status` to the status key (it renews freshness).
     Confirm { status: SyncStatus },
     /// The poll failed; the next one waits. Freshness is not renewed.
@@ -78,11 +82,19 @@ impl SyncState {
                     self.failures = 0;
                     self.next_poll_at_ms = now_ms;
                     self.held_version = snapshot.version;
+                    let new_keys = snapshot
+                        .keys
+                        .into_iter()
+                        .filter(|k| !k.revoked && !self.known_keys.contains(&k.key_id))
+                        .map(|k| k.key_id)
+                        .collect::<Vec<_>>();
+                    self.known_keys.extend(new_keys.iter().cloned());
                     SyncEffect::StoreSnapshot {
                         status: SyncStatus {
                             version: snapshot.version,
                             confirmed_at_ms: now_ms,
                         },
+                        new_keys,
                     }
                 }
                 Err(e) => {
@@ -157,7 +169,8 @@ mod tests {
                 status: SyncStatus {
                     version: 4,
                     confirmed_at_ms: 100
-                }
+                },
+                new_keys: vec![],
             }
         );
         assert!(s.poll_due(100), "the next long-poll starts at once");
