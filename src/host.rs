@@ -1,6 +1,7 @@
 //! Thin wrappers over proxy-wasm host calls that never panic: every failure becomes `None` or a
 //! logged no-op. The SDK's trait helpers `unwrap()` internally, so the filter uses these instead.
 
+use keybrake_core::ledger::{SetError, SharedData};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
 use std::time::{Duration, UNIX_EPOCH};
@@ -30,6 +31,8 @@ pub fn start_ticks(period: Duration) {
     }
 }
 
+// === request and response ===
+
 pub fn request_header(name: &str) -> Option<Vec<u8>> {
     hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
         .ok()
@@ -42,35 +45,29 @@ pub fn set_request_header(name: &str, value: &str) {
     }
 }
 
-pub fn call_response_header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
-        .ok()
-        .flatten()
-}
-
-pub fn call_response_body(size: usize) -> Vec<u8> {
-    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
+pub fn request_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
-pub fn shared_data(key: &str) -> Option<Vec<u8>> {
-    hostcalls::get_shared_data(key)
+pub fn response_header(name: &str) -> Option<Vec<u8>> {
+    hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name)
         .ok()
-        .and_then(|(value, _cas)| value)
+        .flatten()
 }
 
-/// An unconditional write. Only the sync service writes the snapshot and status keys, so no
-/// compare-and-swap is needed there (budget counters will always use CAS).
-pub fn set_shared_data(key: &str, value: &[u8]) -> Result<(), Status> {
-    hostcalls::set_shared_data(key, Some(value), None)
+pub fn response_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
-/// Sets a filter-state value that the access log prints with `%FILTER_STATE(wasm.NAME:PLAIN)%`.
-pub fn set_log_field(name: &str, value: &str) {
-    if let Err(e) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
-        log::debug!("keybrake: cannot set {name}: {e:?}");
+pub fn resume_request() {
+    if let Err(e) = hostcalls::resume_http_request() {
+        log::error!("keybrake: cannot resume the request: {e:?}");
     }
 }
 
@@ -81,10 +78,102 @@ pub fn send_local_reply(status: u32, headers: &[(&str, String)], body: &str) {
     }
 }
 
-pub fn dispatch_get(
+/// Sets a filter-state value that the access log prints with `%FILTER_STATE(wasm.NAME:PLAIN)%`.
+pub fn set_log_field(name: &str, value: &str) {
+    if let Err(e) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
+        log::debug!("keybrake: cannot set {name}: {e:?}");
+    }
+}
+
+// === callouts ===
+
+/// A call to the control plane. `body` makes it a POST with a JSON body.
+pub fn dispatch(
     cluster: &str,
-    headers: Vec<(&str, &str)>,
+    authority: &str,
+    path: &str,
+    token: &str,
+    body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<u32, Status> {
-    hostcalls::dispatch_http_call(cluster, headers, None, vec![], timeout)
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![
+        (":method", if body.is_some() { "POST" } else { "GET" }),
+        (":path", path),
+        (":authority", authority),
+        ("authorization", auth.as_str()),
+    ];
+    if body.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
+}
+
+/// The status and body of a callout's answer; status 0 when the call failed without one
+/// (reading headers then would trap).
+pub fn call_answer(num_headers: usize, body_size: usize) -> (u32, Vec<u8>) {
+    if num_headers == 0 {
+        return (0, Vec::new());
+    }
+    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    (status, body)
+}
+
+// === shared data and queues ===
+
+pub fn shared_data(key: &str) -> Option<Vec<u8>> {
+    hostcalls::get_shared_data(key)
+        .ok()
+        .and_then(|(value, _cas)| value)
+}
+
+/// An unconditional write, for keys only the sync service writes (snapshot, status).
+pub fn set_shared_data(key: &str, value: &[u8]) -> Result<(), Status> {
+    hostcalls::set_shared_data(key, Some(value), None)
+}
+
+/// Envoy's shared data as the core's ledger sees it.
+pub struct Shared;
+
+impl SharedData for Shared {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match hostcalls::get_shared_data(key) {
+            Ok((Some(v), Some(cas))) => Some((v, cas)),
+            _ => None,
+        }
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SetError> {
+        let cas = if cas == 0 { None } else { Some(cas) };
+        hostcalls::set_shared_data(key, Some(value), cas).map_err(|e| match e {
+            Status::CasMismatch => SetError::CasMismatch,
+            _ => SetError::Failed,
+        })
+    }
+}
+
+pub fn register_queue(name: &str) -> Option<u32> {
+    hostcalls::register_shared_queue(name)
+        .map_err(|e| log::error!("keybrake: cannot register queue {name}: {e:?}"))
+        .ok()
+}
+
+pub fn resolve_queue(vm_id: &str, name: &str) -> Option<u32> {
+    hostcalls::resolve_shared_queue(vm_id, name).ok().flatten()
+}
+
+pub fn enqueue(queue: u32, value: &[u8]) -> bool {
+    hostcalls::enqueue_shared_queue(queue, Some(value)).is_ok()
+}
+
+pub fn dequeue(queue: u32) -> Option<Vec<u8>> {
+    hostcalls::dequeue_shared_queue(queue).ok().flatten()
 }

@@ -29,7 +29,7 @@ proxy_wasm::main! {{
 /// The root context of either role, decided in `on_configure`.
 enum Root {
     Unconfigured,
-    Sync(sync::SyncService),
+    Sync(Box<sync::SyncService>),
     Filter(filter::FilterRoot),
 }
 
@@ -55,7 +55,10 @@ impl RootContext for Root {
                 Ok(service) => {
                     // Envoy configures the singleton twice at start: keep a running service.
                     if !matches!(self, Root::Sync(s) if s.same_config(&service)) {
-                        *self = Root::Sync(service);
+                        *self = Root::Sync(Box::new(service));
+                    }
+                    if let Root::Sync(s) = self {
+                        s.start();
                     }
                     host::start_ticks(sync::TICK);
                     true
@@ -87,6 +90,12 @@ impl RootContext for Root {
     fn on_tick(&mut self) {
         if let Root::Sync(service) = self {
             service.on_tick();
+        }
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        if let Root::Sync(service) = self {
+            service.on_queue_ready(queue_id);
         }
     }
 

@@ -1,20 +1,28 @@
-//! The sync service (bootstrap singleton): long-polls the control plane and publishes each
-//! snapshot to shared data, snapshot first and status second.
+//! The sync service (bootstrap singleton): long-polls the control plane for the policy
+//! snapshot, creates the budget records of new keys, and reports their usage back.
 
-use crate::host;
-use keybrake_core::config::SyncConfig;
+use crate::host::{self, Shared};
+use keybrake_core::config::{DataplaneInfo, SyncConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
+use keybrake_core::key::random_hex;
+use keybrake_core::lease::{UsageAnswer, USAGE_PATH};
+use keybrake_core::ledger::{self, day_of};
 use keybrake_core::snapshot::{SHARED_SNAPSHOT_KEY, SHARED_STATUS_KEY};
 use keybrake_core::sync::{SyncEffect, SyncState};
+use keybrake_core::usage::UsageTracker;
 use std::time::Duration;
 
-/// How often the service checks whether a poll is due.
-pub const TICK: Duration = Duration::from_millis(100);
+/// How often the service checks whether a poll or a report is due.
+pub const TICK: Duration = Duration::from_millis(50);
+const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SyncService {
     config: SyncConfig,
-    token: String,
+    info: DataplaneInfo,
     state: SyncState,
-    in_flight: Option<u32>,
+    usage: UsageTracker,
+    poll_in_flight: Option<u32>,
+    report_in_flight: Option<u32>,
+    queue: Option<u32>,
 }
 
 impl SyncService {
@@ -33,37 +41,89 @@ impl SyncService {
                 config.token_env
             ));
         }
+        let instance = random_hex(8).map_err(|e| e.to_string())?;
+        let info = DataplaneInfo {
+            cluster: config.cluster.clone(),
+            authority: config.authority.clone(),
+            token,
+            gateway: config.gateway_id.clone(),
+            instance,
+        };
         Ok(Self {
             config,
-            token,
+            info,
             state: SyncState::default(),
-            in_flight: None,
+            usage: UsageTracker::default(),
+            poll_in_flight: None,
+            report_in_flight: None,
+            queue: None,
         })
     }
 
     pub fn same_config(&self, other: &Self) -> bool {
-        self.config == other.config && self.token == other.token
+        self.config == other.config && self.info.token == other.info.token
+    }
+
+    /// Publishes what workers need to reach the control plane, and opens the usage queue.
+    pub fn start(&mut self) {
+        if self.queue.is_none() {
+            self.queue = host::register_queue(USAGE_QUEUE);
+        }
+        match serde_json::to_vec(&self.info) {
+            Ok(bytes) => {
+                if let Err(e) = host::set_shared_data(SHARED_DATAPLANE_KEY, &bytes) {
+                    log::error!("keybrake sync: cannot publish the data-plane settings: {e:?}");
+                }
+            }
+            Err(e) => log::error!("keybrake sync: {e}"),
+        }
+        log::info!(
+            "keybrake sync: gateway {} instance {}",
+            self.info.gateway,
+            self.info.instance
+        );
     }
 
     pub fn on_tick(&mut self) {
-        if self.state.poll_due(host::now_ms()) {
+        let now = host::now_ms();
+        if self.state.poll_due(now) {
             self.poll();
+        }
+        self.drain_queue(now);
+        if self.usage.report_due(now) {
+            self.report(now);
+        }
+    }
+
+    /// Workers name keys whose record changed; the queue is drained on ticks and on wake-ups.
+    pub fn on_queue_ready(&mut self, queue: u32) {
+        if Some(queue) == self.queue {
+            self.drain_queue(host::now_ms());
+        }
+    }
+
+    fn drain_queue(&mut self, now: u64) {
+        let Some(queue) = self.queue else { return };
+        while let Some(item) = host::dequeue(queue) {
+            if let Ok(key_id) = String::from_utf8(item) {
+                self.usage.touched(key_id, now);
+            }
         }
     }
 
     fn poll(&mut self) {
         let path = self.state.poll_path(&self.config);
-        let auth = format!("Bearer {}", self.token);
-        let headers = vec![
-            (":method", "GET"),
-            (":path", path.as_str()),
-            (":authority", self.config.authority.as_str()),
-            ("authorization", auth.as_str()),
-        ];
         let timeout = Duration::from_millis(SyncState::call_timeout_ms(&self.config));
-        match host::dispatch_get(&self.config.cluster, headers, timeout) {
+        match host::dispatch(
+            &self.config.cluster,
+            &self.config.authority,
+            &path,
+            &self.info.token,
+            None,
+            timeout,
+        ) {
             Ok(token) => {
-                self.in_flight = Some(token);
+                self.poll_in_flight = Some(token);
                 self.state.poll_started();
             }
             Err(e) => {
@@ -76,32 +136,65 @@ impl SyncService {
         }
     }
 
-    pub fn on_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
-        if self.in_flight != Some(token) {
-            return;
+    fn report(&mut self, now: u64) {
+        let report = self
+            .usage
+            .build_report(now, &self.info.gateway, &self.info.instance, |k| {
+                ledger::read(&Shared, k).ok()
+            });
+        let sent = serde_json::to_vec(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|body| {
+                host::dispatch(
+                    &self.config.cluster,
+                    &self.config.authority,
+                    USAGE_PATH,
+                    &self.info.token,
+                    Some(&body),
+                    REPORT_TIMEOUT,
+                )
+                .map_err(|e| format!("{e:?}"))
+            });
+        match sent {
+            Ok(token) => self.report_in_flight = Some(token),
+            Err(e) => {
+                log::warn!("keybrake sync: cannot send the usage report: {e}");
+                self.usage.on_answer(now, None);
+            }
         }
-        self.in_flight = None;
-        // After a failed call there are no headers, and reading them would trap.
-        let status = if num_headers == 0 {
-            0
-        } else {
-            host::call_response_header(":status")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
-        };
-        let body = if status == 200 {
-            host::call_response_body(body_size)
-        } else {
-            Vec::new()
-        };
+    }
+
+    pub fn on_answer(&mut self, token: u32, num_headers: usize, body_size: usize) {
+        if self.poll_in_flight == Some(token) {
+            self.poll_in_flight = None;
+            self.on_snapshot_answer(num_headers, body_size);
+        } else if self.report_in_flight == Some(token) {
+            self.report_in_flight = None;
+            self.on_report_answer(num_headers, body_size);
+        }
+    }
+
+    fn on_snapshot_answer(&mut self, num_headers: usize, body_size: usize) {
+        let (status, body) = host::call_answer(num_headers, body_size);
         let now = host::now_ms();
         match self.state.on_answer(now, &self.config, status, &body) {
-            SyncEffect::StoreSnapshot { status } => {
+            SyncEffect::StoreSnapshot { status, new_keys } => {
+                // Records first, then the snapshot, then the status: a worker that sees a key
+                // in the policy always finds its budget record.
+                let day = day_of(now);
+                for key_id in &new_keys {
+                    if let Err(e) = ledger::ensure_record(&Shared, key_id, day) {
+                        log::error!(
+                            "keybrake sync: cannot create the budget record of {key_id}: {e}"
+                        );
+                    }
+                }
                 if host::set_shared_data(SHARED_SNAPSHOT_KEY, &body).is_ok() {
                     let _ = host::set_shared_data(SHARED_STATUS_KEY, &status.encode());
                     log::info!(
-                        "keybrake sync: snapshot version {} published",
-                        status.version
+                        "keybrake sync: snapshot version {} published ({} new keys)",
+                        status.version,
+                        new_keys.len()
                     );
                 }
             }
@@ -115,6 +208,22 @@ impl SyncService {
         // Long-poll again at once when the answer was good; otherwise the tick retries later.
         if self.state.poll_due(now) {
             self.poll();
+        }
+    }
+
+    fn on_report_answer(&mut self, num_headers: usize, body_size: usize) {
+        let (status, body) = host::call_answer(num_headers, body_size);
+        let now = host::now_ms();
+        let answer = (status == 200)
+            .then(|| serde_json::from_slice::<UsageAnswer>(&body).ok())
+            .flatten();
+        if answer.is_none() {
+            log::warn!("keybrake sync: usage report not accepted (status {status}); will resend");
+        }
+        for key_id in self.usage.on_answer(now, answer) {
+            if let Err(e) = ledger::release(&Shared, &key_id, 0) {
+                log::warn!("keybrake sync: cannot release the lease of {key_id}: {e}");
+            }
         }
     }
 }

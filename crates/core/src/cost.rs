@@ -79,7 +79,11 @@ impl CostError {
 
 /// What a settled call is charged, and where that figure comes from. `reserved` is what the
 /// pre-flight held; `from_request` says it was the request's own amount (not an estimate).
-pub fn final_charge(reserved: u64, from_request: bool, settlement: Settlement) -> (u64, CostSource) {
+pub fn final_charge(
+    reserved: u64,
+    from_request: bool,
+    settlement: Settlement,
+) -> (u64, CostSource) {
     match settlement {
         Settlement::Actual(micros) => (micros, CostSource::Response),
         Settlement::NoCharge => (0, CostSource::Response),

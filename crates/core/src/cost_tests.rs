@@ -315,12 +315,40 @@ fn only_money_moving_stripe_calls_are_costed() {
 #[test]
 fn final_charge_table() {
     let cases = [
-        ("response says", 100, true, Settlement::Actual(40), (40, CostSource::Response)),
-        ("vendor error", 100, true, Settlement::NoCharge, (0, CostSource::Response)),
-        ("unknown keeps the request's amount", 100, true, Settlement::Unknown, (100, CostSource::Request)),
-        ("unknown keeps an estimate", 100, false, Settlement::Unknown, (100, CostSource::Estimate)),
+        (
+            "response says",
+            100,
+            true,
+            Settlement::Actual(40),
+            (40, CostSource::Response),
+        ),
+        (
+            "vendor error",
+            100,
+            true,
+            Settlement::NoCharge,
+            (0, CostSource::Response),
+        ),
+        (
+            "unknown keeps the request's amount",
+            100,
+            true,
+            Settlement::Unknown,
+            (100, CostSource::Request),
+        ),
+        (
+            "unknown keeps an estimate",
+            100,
+            false,
+            Settlement::Unknown,
+            (100, CostSource::Estimate),
+        ),
     ];
     for (name, reserved, exact, settlement, want) in cases {
-        assert_eq!(final_charge(reserved, exact, settlement), want, "case {name}");
+        assert_eq!(
+            final_charge(reserved, exact, settlement),
+            want,
+            "case {name}"
+        );
     }
 }

@@ -40,6 +40,13 @@ fn is_lower_hex(s: &str) -> bool {
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// `bytes` random bytes as lower-case hex, from the system's random source (WASI's in Envoy).
+pub fn random_hex(bytes: usize) -> Result<String, KeyError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|_| KeyError::Random)?;
+    Ok(hex::encode(buf))
+}
+
 // === impl VaultKeyId ===
 
 impl VaultKeyId {

@@ -25,7 +25,10 @@ pub struct SyncState {
 pub enum SyncEffect {
     /// Create budget records for `new_keys`, write the answer's body to the snapshot key, then
     /// `status` to the status key: a worker that sees the version finds every record.
-    StoreSnapshot { status: SyncStatus, new_keys: Vec<String> },
+    StoreSnapshot {
+        status: SyncStatus,
+        new_keys: Vec<String>,
+    },
     /// Nothing changed: write `status` to the status key (it renews freshness).
     Confirm { status: SyncStatus },
     /// The poll failed; the next one waits. Freshness is not renewed.

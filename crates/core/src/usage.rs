@@ -30,7 +30,9 @@ impl UsageTracker {
     }
 
     pub fn report_due(&self, now_ms: u64) -> bool {
-        self.in_flight.is_none() && now_ms >= self.next_report_at_ms && (!self.dirty.is_empty() || !self.idle_keys(now_ms).is_empty())
+        self.in_flight.is_none()
+            && now_ms >= self.next_report_at_ms
+            && (!self.dirty.is_empty() || !self.idle_keys(now_ms).is_empty())
     }
 
     fn idle_keys(&self, now_ms: u64) -> Vec<String> {
@@ -53,7 +55,12 @@ impl UsageTracker {
         let mut keys = Vec::new();
         let mut sent = Vec::new();
         let idle: Vec<String> = self.idle_keys(now_ms);
-        for key_id in self.dirty.iter().chain(idle.iter()).take(MAX_KEYS_PER_REPORT) {
+        for key_id in self
+            .dirty
+            .iter()
+            .chain(idle.iter())
+            .take(MAX_KEYS_PER_REPORT)
+        {
             if sent.contains(key_id) {
                 continue;
             }
@@ -107,7 +114,13 @@ mod tests {
     use super::*;
 
     fn rec(spent: u64) -> Option<BudgetRecord> {
-        Some(BudgetRecord { day: 1, lease: 100, grant_seq: 1, spent, reserved: 0 })
+        Some(BudgetRecord {
+            day: 1,
+            lease: 100,
+            grant_seq: 1,
+            spent,
+            reserved: 0,
+        })
     }
 
     #[test]
@@ -130,9 +143,17 @@ mod tests {
         t.touched("a".into(), 0);
         t.build_report(0, "gw", "i1", |_| rec(10));
         t.on_answer(0, None);
-        assert!(t.report_due(REPORT_INTERVAL_MS * 4), "the key is reported again");
+        assert!(
+            t.report_due(REPORT_INTERVAL_MS * 4),
+            "the key is reported again"
+        );
         t.build_report(REPORT_INTERVAL_MS * 4, "gw", "i1", |_| rec(10));
-        let release = t.on_answer(1_000, Some(UsageAnswer { release: vec!["a".into()] }));
+        let release = t.on_answer(
+            1_000,
+            Some(UsageAnswer {
+                release: vec!["a".into()],
+            }),
+        );
         assert_eq!(release, vec!["a".to_owned()]);
         assert!(t.report_due(1_000), "a release is reported without waiting");
     }

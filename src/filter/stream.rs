@@ -1,0 +1,479 @@
+//! One request through the filter.
+//!
+//! A free call is decided and forwarded in the request-headers callback. A costed call waits
+//! for its body, is priced, and reserves its worst case in the local lease before anything is
+//! forwarded; when the lease lacks room, the worker asks the control plane for more and waits.
+//! The response settles the reservation; a call that never completes stays charged.
+//!
+//! No `RefCell` borrow of the VM state is held across a host call that could re-enter.
+
+use super::{fields, VmState};
+use crate::host::{self, Shared};
+use keybrake_core::body;
+use keybrake_core::cost::{self, Estimate, Settlement, MAX_RESPONSE_BODY};
+use keybrake_core::decide::{self, Allowed, RequestFacts};
+use keybrake_core::lease::{KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
+use keybrake_core::ledger::{self, day_of, Reservation};
+use keybrake_core::snapshot::{SyncStatus, SHARED_STATUS_KEY};
+use keybrake_core::{DenyReason, Vendor};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Lease requests one call may make before it is refused.
+const MAX_LEASE_ATTEMPTS: u8 = 4;
+
+pub struct Stream {
+    vm: Rc<RefCell<VmState>>,
+    phase: Phase,
+}
+
+enum Phase {
+    /// Nothing (left) to do: a free call forwarded, a refusal sent, a charge settled.
+    Idle,
+    AwaitBody(Box<Costed>),
+    AwaitLease(Box<Costed>, u32),
+    Charging(Box<Charge>),
+}
+
+/// What forwarding changes in the request.
+struct Forward {
+    authorization: String,
+    path: Option<String>,
+    method: Option<String>,
+}
+
+/// A costed call not yet forwarded.
+struct Costed {
+    forward: Forward,
+    key_id: String,
+    vendor: Vendor,
+    method: String,
+    path: Vec<String>,
+    day: u32,
+    estimate: Estimate,
+    lease_attempts: u8,
+}
+
+/// A forwarded call holding a reservation, and what its response said so far.
+struct Charge {
+    key_id: String,
+    vendor: Vendor,
+    path: Vec<String>,
+    reserved: u64,
+    from_request: bool,
+    status: u32,
+    replayed: bool,
+    encoding: Option<Vec<u8>>,
+    body: Vec<u8>,
+    overflow: bool,
+}
+
+impl Forward {
+    fn of(a: &Allowed<'_>) -> Self {
+        Self {
+            authorization: a.upstream_authorization.to_owned(),
+            path: a.rewrite_path.clone(),
+            method: a.rewrite_method.clone(),
+        }
+    }
+
+    /// Swaps the credential and pins the checked path and method.
+    fn apply(&self) {
+        host::set_request_header("authorization", &self.authorization);
+        if let Some(path) = &self.path {
+            host::set_request_header(":path", path);
+        }
+        if let Some(method) = &self.method {
+            host::set_request_header(":method", method);
+        }
+        fields::allowed();
+    }
+}
+
+/// Answers locally in the vendor's error shape; nothing reaches the vendor.
+fn refuse(reason: DenyReason, vendor: Option<Vendor>) -> Action {
+    fields::denied(reason);
+    let reply = reason.response(vendor);
+    host::send_local_reply(reply.status, &reply.headers, &reply.body);
+    Action::Pause
+}
+
+impl Stream {
+    pub fn new(vm: Rc<RefCell<VmState>>) -> Self {
+        Self {
+            vm,
+            phase: Phase::Idle,
+        }
+    }
+
+    fn decide_headers(&mut self, end_of_stream: bool) -> Action {
+        let now_ms = host::now_ms();
+        let method = host::request_header(":method").unwrap_or_default();
+        let path = host::request_header(":path").unwrap_or_default();
+        let authorization = host::request_header("authorization");
+        let status = host::shared_data(SHARED_STATUS_KEY).and_then(|b| SyncStatus::decode(&b));
+
+        let Ok(mut vm) = self.vm.try_borrow_mut() else {
+            return refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
+        };
+        vm.retry_pending_settlements();
+        let max_age = vm.config.max_snapshot_age_ms;
+        let index = match status {
+            Some(s) if decide::policy_available(status, now_ms, max_age) => vm.policy(s),
+            _ => None,
+        };
+        let Some(index) = index else {
+            drop(vm);
+            return refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
+        };
+        let facts = RequestFacts {
+            method: &method,
+            path: &path,
+            authorization: authorization.as_deref(),
+            now_ms,
+        };
+        let allowed = match decide::decide(index, &facts) {
+            Ok(a) => a,
+            Err(d) => {
+                fields::key(d.vendor, d.key);
+                let (reason, vendor) = (d.reason, d.vendor);
+                drop(vm);
+                return refuse(reason, vendor);
+            }
+        };
+        fields::key(Some(allowed.vendor), Some(allowed.key));
+        let segments: Vec<String> = allowed
+            .vendor_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let key_id = allowed.key.key_id.as_str().to_owned();
+        if !cost::is_costed(allowed.vendor, &allowed.method, &segments) {
+            let forward = Forward::of(&allowed);
+            drop(vm);
+            forward.apply();
+            let spent = ledger::read(&Shared, &key_id).ok().map(|r| r.spent);
+            fields::cost(0, cost::CostSource::Request.as_str(), spent);
+            return Action::Continue;
+        }
+        let costed = Box::new(Costed {
+            forward: Forward::of(&allowed),
+            key_id,
+            vendor: allowed.vendor,
+            method: allowed.method.clone(),
+            path: segments,
+            day: day_of(now_ms),
+            estimate: Estimate::Free,
+            lease_attempts: 0,
+        });
+        drop(vm);
+        if end_of_stream {
+            return self.price(costed, &[]);
+        }
+        self.phase = Phase::AwaitBody(costed);
+        Action::Pause
+    }
+
+    /// Prices a costed call from its body and reserves the worst case.
+    fn price(&mut self, mut costed: Box<Costed>, raw_body: &[u8]) -> Action {
+        let encoding = host::request_header("content-encoding");
+        let Ok(max_body) = self
+            .vm
+            .try_borrow()
+            .map(|vm| vm.config.max_request_body_bytes)
+        else {
+            return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+        };
+        let Ok(body) = body::decode(encoding.as_deref(), raw_body, max_body) else {
+            return refuse(DenyReason::BadRequest, Some(costed.vendor));
+        };
+        let estimate = {
+            let Ok(vm) = self.vm.try_borrow() else {
+                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            };
+            let Some(index) = vm.index.as_ref() else {
+                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            };
+            cost::estimate(
+                costed.vendor,
+                &costed.method,
+                &costed.path,
+                &body,
+                &index.rates,
+            )
+        };
+        match estimate {
+            Err(e) => refuse(e.deny_reason(), Some(costed.vendor)),
+            Ok(Estimate::Free) => {
+                costed.forward.apply();
+                fields::cost(0, cost::CostSource::Request.as_str(), None);
+                Action::Continue
+            }
+            Ok(estimate) => {
+                costed.estimate = estimate;
+                self.reserve(costed)
+            }
+        }
+    }
+
+    fn reserve(&mut self, mut costed: Box<Costed>) -> Action {
+        let result = match costed.estimate {
+            Estimate::Reserve(amount) => {
+                ledger::reserve(&Shared, &costed.key_id, costed.day, amount)
+            }
+            Estimate::HoldRemaining | Estimate::Free => {
+                ledger::reserve_remaining(&Shared, &costed.key_id, costed.day)
+            }
+        };
+        match result {
+            Ok(Reservation::Reserved { amount, .. }) => {
+                if let Ok(mut vm) = self.vm.try_borrow_mut() {
+                    vm.touched(&costed.key_id);
+                }
+                costed.forward.apply();
+                self.phase = Phase::Charging(Box::new(Charge {
+                    key_id: costed.key_id,
+                    vendor: costed.vendor,
+                    path: costed.path,
+                    reserved: amount,
+                    from_request: matches!(costed.estimate, Estimate::Reserve(_)),
+                    status: 0,
+                    replayed: false,
+                    encoding: None,
+                    body: Vec::new(),
+                    overflow: false,
+                }));
+                Action::Continue
+            }
+            Ok(Reservation::Short { shortfall }) if costed.lease_attempts < MAX_LEASE_ATTEMPTS => {
+                costed.lease_attempts += 1;
+                self.ask_for_lease(costed, shortfall)
+            }
+            Ok(Reservation::Short { .. }) => {
+                refuse(DenyReason::SpendCapExceeded, Some(costed.vendor))
+            }
+            Err(e) => {
+                log::warn!("keybrake: cannot reserve for {}: {e}", costed.key_id);
+                refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
+            }
+        }
+    }
+
+    fn ask_for_lease(&mut self, costed: Box<Costed>, want: u64) -> Action {
+        let (info, timeout) = {
+            let Ok(mut vm) = self.vm.try_borrow_mut() else {
+                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            };
+            let timeout = Duration::from_millis(vm.config.lease_timeout_ms);
+            (vm.dataplane().cloned(), timeout)
+        };
+        let Some(info) = info else {
+            log::warn!(
+                "keybrake: the sync service has not published how to reach the control plane"
+            );
+            return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+        };
+        let record = ledger::read(&Shared, &costed.key_id).unwrap_or_default();
+        let mut usage = KeyUsage::from_record(&costed.key_id, &record);
+        usage.day = costed.day;
+        let request = LeaseRequest {
+            gateway: info.gateway.clone(),
+            instance: info.instance.clone(),
+            usage,
+            want_micros: want,
+        };
+        let sent = serde_json::to_vec(&request)
+            .map_err(|e| format!("{e}"))
+            .and_then(|body| {
+                host::dispatch(
+                    &info.cluster,
+                    &info.authority,
+                    LEASE_PATH,
+                    &info.token,
+                    Some(&body),
+                    timeout,
+                )
+                .map_err(|e| format!("{e:?}"))
+            });
+        match sent {
+            Ok(token) => {
+                self.phase = Phase::AwaitLease(costed, token);
+                Action::Pause
+            }
+            Err(e) => {
+                log::warn!("keybrake: cannot ask the control plane for a lease: {e}");
+                refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
+            }
+        }
+    }
+
+    fn on_lease_answer(&mut self, costed: Box<Costed>, num_headers: usize, body_size: usize) {
+        let (status, body) = host::call_answer(num_headers, body_size);
+        let grant = (status == 200)
+            .then(|| serde_json::from_slice::<LeaseGrant>(&body).ok())
+            .flatten();
+        let Some(grant) = grant else {
+            log::warn!(
+                "keybrake: lease request for {} failed (status {status})",
+                costed.key_id
+            );
+            refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            return;
+        };
+        let before = ledger::read(&Shared, &costed.key_id)
+            .map(|r| r.lease)
+            .unwrap_or(0);
+        if let Err(e) = ledger::apply_grant(
+            &Shared,
+            &costed.key_id,
+            grant.day,
+            grant.lease_micros,
+            grant.seq,
+        ) {
+            log::warn!(
+                "keybrake: cannot apply a lease grant for {}: {e}",
+                costed.key_id
+            );
+        }
+        if let Ok(mut vm) = self.vm.try_borrow_mut() {
+            vm.touched(&costed.key_id);
+        }
+        // The control plane grew nothing: the cap has no room for this call.
+        if grant.day == costed.day && grant.lease_micros <= before {
+            let record = ledger::read(&Shared, &costed.key_id).ok();
+            let needed = match costed.estimate {
+                Estimate::Reserve(a) => a,
+                _ => 1,
+            };
+            if record.is_none_or(|r| r.room() < needed) {
+                refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));
+                return;
+            }
+        }
+        if let Action::Continue = self.reserve(costed) {
+            host::resume_request();
+        }
+    }
+
+    /// Settles the reservation from what the response said (or did not say).
+    fn finish(&mut self) {
+        let Phase::Charging(charge) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            return;
+        };
+        let decoded = if charge.overflow {
+            Vec::new()
+        } else {
+            body::decode(charge.encoding.as_deref(), &charge.body, MAX_RESPONSE_BODY)
+                .map(|b| b.into_owned())
+                .unwrap_or_default()
+        };
+        let settlement = match self.vm.try_borrow() {
+            Ok(vm) => match vm.index.as_ref() {
+                Some(index) => cost::settle(
+                    charge.vendor,
+                    &charge.path,
+                    charge.status,
+                    charge.replayed,
+                    &decoded,
+                    &index.rates,
+                ),
+                None => Settlement::Unknown,
+            },
+            Err(_) => Settlement::Unknown,
+        };
+        let (actual, source) = cost::final_charge(charge.reserved, charge.from_request, settlement);
+        let record = match self.vm.try_borrow_mut() {
+            Ok(mut vm) => vm.settle(&charge.key_id, charge.reserved, actual),
+            Err(_) => None,
+        };
+        fields::cost(actual, source.as_str(), record.map(|r| r.spent));
+    }
+}
+
+impl Context for Stream {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::AwaitLease(costed, t) if t == token => {
+                self.on_lease_answer(costed, num_headers, body_size)
+            }
+            other => self.phase = other,
+        }
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.decide_headers(end_of_stream)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Phase::AwaitBody(costed) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            return Action::Continue;
+        };
+        let max = self
+            .vm
+            .try_borrow()
+            .map_or(0, |vm| vm.config.max_request_body_bytes);
+        if body_size > max {
+            return refuse(DenyReason::BadRequest, Some(costed.vendor));
+        }
+        if !end_of_stream {
+            self.phase = Phase::AwaitBody(costed);
+            return Action::Pause;
+        }
+        let body = host::request_body(body_size);
+        self.price(costed, &body)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if let Phase::Charging(charge) = &mut self.phase {
+            charge.status = host::response_header(":status")
+                .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()))
+                .unwrap_or(0);
+            charge.replayed = host::response_header("idempotent-replayed")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+            charge.encoding = host::response_header("content-encoding");
+            if end_of_stream {
+                self.finish();
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if let Phase::Charging(charge) = &mut self.phase {
+            if !charge.overflow {
+                let chunk = host::response_body(body_size);
+                if charge.body.len() + chunk.len() > MAX_RESPONSE_BODY {
+                    charge.overflow = true;
+                    charge.body = Vec::new();
+                } else {
+                    charge.body.extend_from_slice(&chunk);
+                }
+            }
+            if end_of_stream {
+                self.finish();
+            }
+        }
+        Action::Continue
+    }
+
+    /// A call that ended without a complete response (reset, timeout, client gone) settles
+    /// here: its outcome is unknown, so the reservation stays charged.
+    fn on_log(&mut self) {
+        if let Phase::Charging(charge) = &mut self.phase {
+            charge.status = 0;
+            self.finish();
+        }
+    }
+}
