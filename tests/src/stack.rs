@@ -338,6 +338,13 @@ impl Stack {
             .await
     }
 
+    /// `GET /vault/keys/{key_id}`, whatever it answers.
+    pub async fn key_info(&self, key_id: &str) -> Value {
+        self.admin_request(reqwest::Method::GET, &format!("/vault/keys/{key_id}"), None)
+            .await
+            .1
+    }
+
     /// Issues a key through the API; panics unless it answers 201.
     pub async fn issue(&self, body: Value) -> IssuedKey {
         let (status, body) = self
