@@ -2,7 +2,9 @@
 
 mod dataplane;
 mod keys;
+mod lease;
 mod ops;
+mod rates;
 mod vendors;
 
 use crate::auth;
@@ -11,9 +13,10 @@ use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use keybrake_core::config::SNAPSHOT_PATH;
+use keybrake_core::lease::{LEASE_PATH, USAGE_PATH};
 
 /// Every route of the control plane.
 pub fn router(state: AppState) -> Router {
@@ -22,9 +25,13 @@ pub fn router(state: AppState) -> Router {
         .route("/vault/keys/{key_id}", get(keys::show).delete(keys::revoke))
         .route("/vendors", get(vendors::list))
         .route("/vendors/{vendor}/credentials", put(vendors::set))
+        .route("/rates", get(rates::list))
+        .route("/rates/{currency}", put(rates::set).delete(rates::delete))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     let dataplane = Router::new()
         .route(SNAPSHOT_PATH, get(dataplane::snapshot))
+        .route(LEASE_PATH, post(lease::lease))
+        .route(USAGE_PATH, post(lease::usage))
         .route_layer(from_fn_with_state(state.clone(), auth::require_dataplane));
     let open = Router::new()
         .route("/healthz", get(ops::healthz))

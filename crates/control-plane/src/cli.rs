@@ -1,9 +1,10 @@
-//! The `keybrake` command line: `serve` runs the control plane; `keys` and `vendors` talk to a
-//! running one over its HTTP API. One file per subcommand group; doc comments become `--help`.
+//! The `keybrake` command line: `serve` runs the control plane; `keys`, `vendors` and `rates`
+//! talk to a running one over its HTTP API. One file per subcommand group; doc comments become `--help`.
 
 pub mod client;
 pub mod keys;
 pub mod output;
+pub mod rates;
 pub mod serve;
 pub mod vendors;
 
@@ -23,6 +24,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     Keys(keys::KeysArgs),
     Vendors(vendors::VendorsArgs),
+    Rates(rates::RatesArgs),
 }
 
 /// Runs the parsed command line.
@@ -31,5 +33,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Vendors(args) => vendors::run(args).await,
+        Command::Rates(args) => rates::run(args).await,
     }
 }

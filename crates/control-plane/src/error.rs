@@ -28,6 +28,16 @@ pub enum ApiError {
         field: Option<String>,
         message: String,
     },
+    /// A gateway asked for a lease on a revoked key.
+    #[error("vault key {0} is revoked")]
+    KeyRevoked(String),
+    /// A gateway asked for a lease on an expired key.
+    #[error("vault key {0} has expired")]
+    KeyExpired(String),
+    /// A gateway asked for a lease on a UTC day that is not the control plane's today (its
+    /// clock is off, or the request crossed midnight).
+    #[error("the request counts UTC day {asked}, but today is day {today} on the control plane")]
+    StaleDay { asked: u32, today: u32 },
     #[error("this endpoint does not accept that HTTP method")]
     MethodNotAllowed,
     #[error("the request body is larger than {limit} bytes")]
@@ -80,6 +90,9 @@ impl ApiError {
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::KeyRevoked(_) => (StatusCode::FORBIDDEN, "key_revoked"),
+            ApiError::KeyExpired(_) => (StatusCode::FORBIDDEN, "key_expired"),
+            ApiError::StaleDay { .. } => (StatusCode::CONFLICT, "stale_day"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
@@ -96,6 +109,8 @@ impl ApiError {
             ApiError::InvalidRequest { field, .. } | ApiError::NotFound { field, .. } => {
                 field.as_deref()
             }
+            ApiError::KeyRevoked(_) | ApiError::KeyExpired(_) => Some("usage.key_id"),
+            ApiError::StaleDay { .. } => Some("usage.day"),
             _ => None,
         }
     }

@@ -1,9 +1,12 @@
-//! Spend per key per UTC day, read from the ledger.
+//! Spend per key per UTC day, read from the lease rows the gateways report into.
 //!
-//! The seam for the spend-cap work: until usage reports land in the ledger, nothing has been
-//! spent. Callers already go through here, so filling it in changes no handler.
+//! A key's spend today is what its instances reported spent, plus the whole unreported lease
+//! of every instance that is no longer live (it may have spent all of it before it vanished).
+//! The window is the UTC day: rows are keyed by day, so nothing resets at midnight.
 
-use crate::store::{Store, StoreError};
+use crate::state::AppState;
+use crate::store::{DaySpend, StoreError};
+use keybrake_core::ledger::day_of;
 use keybrake_core::VaultKeyId;
 use std::collections::HashMap;
 
@@ -14,12 +17,15 @@ pub fn utc_day_start_ms(now_ms: u64) -> u64 {
     now_ms - now_ms % DAY_MS
 }
 
-/// Committed spend of each key since [`utc_day_start_ms`], in micro-USD. Keys without spend
-/// are absent.
-pub async fn spend_today_micros(
-    _store: &Store,
-    _keys: &[VaultKeyId],
-    _now_ms: u64,
-) -> Result<HashMap<VaultKeyId, u64>, StoreError> {
-    Ok(HashMap::new())
+/// Spend and live lease today of `key`, or of every key with any when `None`, in micro-USD.
+/// Keys without any are absent.
+pub async fn spend_today(
+    state: &AppState,
+    key: Option<&VaultKeyId>,
+    now_ms: u64,
+) -> Result<HashMap<VaultKeyId, DaySpend>, StoreError> {
+    state
+        .store
+        .day_spend(key.cloned(), day_of(now_ms), state.live_since_ms(now_ms))
+        .await
 }

@@ -1,5 +1,6 @@
 //! keybrake's control plane: issues and revokes vault keys, holds the vendors' real
-//! credentials sealed at rest, and long-polls policy snapshots out to the gateways.
+//! credentials sealed at rest, long-polls policy snapshots out to the gateways, and keeps the
+//! ledger of record: budget leases per gateway instance, so that daily caps hold exactly.
 //!
 //! [`app`] builds the router without a socket (tests drive it in process); [`serve`] runs it on
 //! a listener the caller bound, so tests can use port 0.
@@ -13,6 +14,7 @@ pub mod duration;
 pub mod error;
 pub mod extract;
 pub mod gateways;
+pub mod leases;
 pub mod ledger;
 pub mod secrets;
 pub mod snapshot;

@@ -2,14 +2,15 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::RateRow;
 use keybrake_core::{KeyEntry, Snapshot};
 
 /// Keys stay in the snapshot this long past their expiry, so that a gateway refuses them as
 /// expired (or revoked) rather than unknown.
 pub const RETAIN_AFTER_EXPIRY_MS: u64 = 24 * 3_600_000;
 
-/// The current snapshot: every key not expired for more than a day (hashes only) and every
-/// configured credential, opened.
+/// The current snapshot: every key not expired for more than a day (hashes only), every
+/// configured credential, opened, and every conversion rate.
 pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
     let now = state.clock.now_ms();
     let source = state
@@ -41,6 +42,6 @@ pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
         generated_at_ms: now,
         keys,
         credentials,
-        rates: Vec::new(),
+        rates: source.rates.iter().map(RateRow::entry).collect(),
     })
 }

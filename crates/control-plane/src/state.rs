@@ -1,9 +1,10 @@
-//! Everything a request handler can reach: the store, the secrets, the limits, the clock, and
-//! the watch channel that wakes snapshot long-polls on every change.
+//! Everything a request handler can reach: the store, the secrets, the limits, the clock, the
+//! watch channel that wakes snapshot long-polls on every change, and the lease reclaims.
 
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, MasterKey};
 use crate::gateways::Gateways;
+use crate::leases::{Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
 use crate::secrets::{self, Secret, SecretError};
 use crate::store::{Store, StoreError};
 use std::path::PathBuf;
@@ -33,6 +34,12 @@ pub struct Settings {
     /// How long a mutation waits for every live gateway to hold it before answering.
     /// Zero: answer at once.
     pub propagation_wait: Duration,
+    /// A gateway instance not heard from for this long is dead: its unreported lease counts
+    /// as spent.
+    pub instance_ttl: Duration,
+    /// How long a lease request the cap has no room for waits for other instances to release
+    /// unused lease. Zero: answer at once.
+    pub reclaim_wait: Duration,
 }
 
 /// Request limits.
@@ -56,8 +63,11 @@ pub struct Inner {
     pub dataplane_token: Secret,
     pub limits: Limits,
     pub propagation_wait: Duration,
+    pub instance_ttl: Duration,
+    pub reclaim_wait: Duration,
     pub clock: Clock,
     pub gateways: Gateways,
+    pub reclaims: Reclaims,
     pub counters: Counters,
     version: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
@@ -70,6 +80,10 @@ pub struct Counters {
     pub dataplane_auth_failures: AtomicU64,
     pub snapshots_served: AtomicU64,
     pub propagation_timeouts: AtomicU64,
+    pub lease_grants: AtomicU64,
+    pub lease_denials: AtomicU64,
+    pub lease_reclaims: AtomicU64,
+    pub usage_reports: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +113,8 @@ impl Settings {
             master_key: None,
             limits: Limits::default(),
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
+            instance_ttl: DEFAULT_INSTANCE_TTL,
+            reclaim_wait: DEFAULT_RECLAIM_WAIT,
         }
     }
 }
@@ -163,8 +179,11 @@ impl AppState {
             dataplane_token,
             limits: settings.limits,
             propagation_wait: settings.propagation_wait,
+            instance_ttl: settings.instance_ttl,
+            reclaim_wait: settings.reclaim_wait,
             clock,
             gateways: Gateways::default(),
+            reclaims: Reclaims::default(),
             counters: Counters::default(),
             version: watch::Sender::new(version),
             shutdown: watch::Sender::new(false),
@@ -204,6 +223,12 @@ impl AppState {
                 "gateways did not confirm the new snapshot in time"
             );
         }
+    }
+
+    /// Instances seen at or after this instant are live.
+    pub fn live_since_ms(&self, now_ms: u64) -> u64 {
+        let ttl = u64::try_from(self.instance_ttl.as_millis()).unwrap_or(u64::MAX);
+        now_ms.saturating_sub(ttl)
     }
 
     /// The newest published snapshot version.

@@ -1,11 +1,13 @@
-//! The control plane's state in SQLite (WAL): vault keys, sealed vendor credentials and the
-//! snapshot version.
+//! The control plane's state in SQLite (WAL): vault keys, sealed vendor credentials,
+//! conversion rates, the snapshot version, and the lease rows of the budget ledger.
 //!
 //! One connection behind a mutex; every call runs on tokio's blocking pool. Each mutation that
 //! gateways must see bumps `snapshot_version` in its own transaction and returns the new value.
 
 mod keys;
+mod leases;
 mod migrate;
+mod rates;
 mod vendors;
 
 use rusqlite::Connection;
@@ -13,6 +15,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 pub use keys::{KeyCounts, KeyFilter, KeyRow, KeyStatus, NewKey, Revoked};
+pub use leases::{DaySpend, LeaseAsk, LeaseOutcome};
+pub use rates::{RateChange, RateRow};
 pub use vendors::SealedCredential;
 
 /// Handle to the database. Cheap to clone.
@@ -111,11 +115,12 @@ pub struct SnapshotSource {
     pub version: u64,
     pub keys: Vec<KeyRow>,
     pub credentials: Vec<SealedCredential>,
+    pub rates: Vec<RateRow>,
 }
 
 impl Store {
     /// Reads the current version with every key not expired for longer than
-    /// `retain_after_expiry_ms` and every sealed credential, consistently.
+    /// `retain_after_expiry_ms`, every sealed credential and every rate, consistently.
     pub async fn snapshot_source(
         &self,
         now_ms: u64,
@@ -127,6 +132,7 @@ impl Store {
                 version: read_version(&tx)?,
                 keys: keys::snapshot_keys(&tx, now_ms, retain_after_expiry_ms)?,
                 credentials: vendors::all(&tx)?,
+                rates: rates::all(&tx)?,
             };
             tx.commit()?;
             Ok(source)

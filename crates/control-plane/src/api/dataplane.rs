@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// `wait_ms` when the gateway does not say.
 pub const DEFAULT_WAIT_MS: u64 = 20_000;
-const MAX_GATEWAY_ID_CHARS: usize = 128;
+use crate::leases::MAX_ID_CHARS as MAX_GATEWAY_ID_CHARS;
 
 /// The poll's query, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,11 +49,7 @@ fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
         }
     }
     let gateway = gateway.unwrap_or_default();
-    let valid = (1..=MAX_GATEWAY_ID_CHARS).contains(&gateway.chars().count())
-        && gateway
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
-    if !valid {
+    if !crate::leases::is_valid_id(&gateway) {
         return Err(ApiError::invalid(
             "gateway",
             format!("gateway must be 1 to {MAX_GATEWAY_ID_CHARS} characters of letters, digits, '-', '_', '.', ':' or '/'"),

@@ -36,13 +36,9 @@ fn not_found(id: &VaultKeyId) -> ApiError {
 }
 
 async fn view(state: &AppState, row: &KeyRow, now_ms: u64) -> Result<KeyView, ApiError> {
-    let spend =
-        ledger::spend_today_micros(&state.store, std::slice::from_ref(&row.key_id), now_ms).await?;
-    Ok(KeyView::new(
-        row,
-        now_ms,
-        spend.get(&row.key_id).copied().unwrap_or(0),
-    ))
+    let spend = ledger::spend_today(state, Some(&row.key_id), now_ms).await?;
+    let today = spend.get(&row.key_id).copied().unwrap_or_default();
+    Ok(KeyView::new(row, now_ms, today))
 }
 
 /// `POST /vault/keys`: the one place a vault key is ever shown.
@@ -139,11 +135,10 @@ pub async fn list(
     let filter = list_filter(query.as_deref())?;
     let now = state.clock.now_ms();
     let rows = state.store.list_keys(filter, now).await?;
-    let ids: Vec<VaultKeyId> = rows.iter().map(|r| r.key_id.clone()).collect();
-    let spend = ledger::spend_today_micros(&state.store, &ids, now).await?;
+    let spend = ledger::spend_today(&state, None, now).await?;
     let keys = rows
         .iter()
-        .map(|r| KeyView::new(r, now, spend.get(&r.key_id).copied().unwrap_or(0)))
+        .map(|r| KeyView::new(r, now, spend.get(&r.key_id).copied().unwrap_or_default()))
         .collect();
     Ok(Json(KeyList { keys }))
 }

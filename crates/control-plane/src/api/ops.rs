@@ -98,6 +98,45 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "Changes that some live gateway did not confirm within the propagation wait.",
         c.propagation_timeouts.load(Ordering::Relaxed),
     );
+    let lease_counters = [
+        (
+            "keybrake_lease_grants_total",
+            "Lease requests answered with a larger lease.",
+            &c.lease_grants,
+        ),
+        (
+            "keybrake_lease_denials_total",
+            "Lease requests the daily cap had no room for (answered with the lease unchanged).",
+            &c.lease_denials,
+        ),
+        (
+            "keybrake_lease_reclaims_total",
+            "Lease requests that asked other gateway instances to release unused lease.",
+            &c.lease_reclaims,
+        ),
+        (
+            "keybrake_usage_reports_total",
+            "Usage reports received from gateway instances.",
+            &c.usage_reports,
+        ),
+    ];
+    for (name, help, counter) in lease_counters {
+        metric(
+            &mut out,
+            name,
+            "counter",
+            help,
+            counter.load(Ordering::Relaxed),
+        );
+    }
+    let live = state.store.instances_live(state.live_since_ms(now)).await?;
+    metric(
+        &mut out,
+        "keybrake_instances_live",
+        "gauge",
+        "Gateway instances (Envoy processes) heard from within the instance TTL.",
+        live,
+    );
     let connected = state.gateways.connected(now, CONNECTED_WITHIN_MS);
     metric(
         &mut out,

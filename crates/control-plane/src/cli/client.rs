@@ -1,4 +1,4 @@
-//! The HTTP client behind `keybrake keys` and `keybrake vendors`.
+//! The HTTP client behind `keybrake keys`, `keybrake vendors` and `keybrake rates`.
 
 use crate::secrets::{read_secret_file, ADMIN_KEY_FILE};
 use anyhow::{anyhow, bail, Context as _};

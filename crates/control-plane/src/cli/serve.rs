@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// Run the control plane: the admin API, the gateways' snapshot long-poll, /healthz and /metrics.
+/// Run the control plane: the admin API, the gateways' snapshot long-poll and budget leases,
+/// /healthz and /metrics.
 ///
 /// Every option can also be given in the environment (shown in brackets). Secrets are best
 /// given there, not as flags, so that they stay out of process listings.
@@ -49,6 +50,16 @@ pub struct ServeArgs {
     /// the change before answering, in milliseconds; 0 answers at once.
     #[arg(long, env = "KEYBRAKE_PROPAGATION_WAIT_MS", default_value_t = 2_000)]
     pub propagation_wait_ms: u64,
+
+    /// A gateway instance (one Envoy process) not heard from for this long, in milliseconds,
+    /// counts as gone: whatever lease it held and did not report back counts as spent.
+    #[arg(long, env = "KEYBRAKE_INSTANCE_TTL_MS", default_value_t = 30_000)]
+    pub instance_ttl_ms: u64,
+
+    /// How long a gateway's lease request that the cap has no room for waits for other
+    /// gateways to give back unused lease, in milliseconds; 0 answers at once.
+    #[arg(long, env = "KEYBRAKE_RECLAIM_WAIT_MS", default_value_t = 1_000)]
+    pub reclaim_wait_ms: u64,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KEYBRAKE_MAX_BODY_BYTES", default_value_t = crate::state::DEFAULT_MAX_BODY_BYTES)]
@@ -102,6 +113,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_body_bytes: args.max_body_bytes,
         },
         propagation_wait: Duration::from_millis(args.propagation_wait_ms),
+        instance_ttl: Duration::from_millis(args.instance_ttl_ms),
+        reclaim_wait: Duration::from_millis(args.reclaim_wait_ms),
     };
     let state = AppState::open(settings, Clock::system()).await?;
     let listener = TcpListener::bind(&args.listen)

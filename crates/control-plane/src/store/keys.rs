@@ -131,7 +131,7 @@ fn collect(
     Ok(out)
 }
 
-fn get(conn: &Connection, key_id: &VaultKeyId) -> Result<Option<KeyRow>, StoreError> {
+pub(crate) fn get(conn: &Connection, key_id: &VaultKeyId) -> Result<Option<KeyRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM vault_keys WHERE key_id = ?1");
     conn.query_row(&sql, [key_id.as_str()], |r| Ok(KeyRow::from_row(r)))
         .optional()?

@@ -4,7 +4,10 @@ use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_leases_and_rates.sql"),
+];
 
 /// Applies every migration the database has not seen, in one write transaction taken before
 /// reading the version, so that two processes opening a new database do not both migrate it.

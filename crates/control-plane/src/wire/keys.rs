@@ -2,7 +2,7 @@
 
 use super::{kind, required, FieldError, RawField};
 use crate::clock::rfc3339;
-use crate::store::KeyRow;
+use crate::store::{DaySpend, KeyRow};
 use keybrake_core::{EndpointPattern, Vendor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -70,7 +70,12 @@ pub struct KeyView {
     pub revoked_at: Option<String>,
     /// `active`, `expired` or `revoked`.
     pub status: String,
+    /// Spent today (UTC), counting the unreported lease of vanished gateways as spent.
     pub spend_today_usd: f64,
+    /// Lease live gateways hold today and have not reported spent.
+    pub leased_usd: f64,
+    /// The cap less spend and lease: what no gateway holds yet. Never below zero.
+    pub remaining_usd: f64,
 }
 
 /// `{"keys": [...]}`, newest first.
@@ -241,7 +246,11 @@ impl TryFrom<IssueKeyRequest> for IssueSpec {
 // === impl KeyView ===
 
 impl KeyView {
-    pub fn new(row: &KeyRow, now_ms: u64, spend_today_micros: u64) -> Self {
+    pub fn new(row: &KeyRow, now_ms: u64, today: DaySpend) -> Self {
+        let remaining = row
+            .daily_cap_micros
+            .saturating_sub(today.spent)
+            .saturating_sub(today.leased);
         Self {
             key_id: row.key_id.to_string(),
             vendor: row.vendor,
@@ -256,7 +265,9 @@ impl KeyView {
             created_at: rfc3339(row.created_at_ms),
             revoked_at: row.revoked_at_ms.map(rfc3339),
             status: row.status(now_ms).as_str().to_owned(),
-            spend_today_usd: micros_to_usd(spend_today_micros),
+            spend_today_usd: micros_to_usd(today.spent),
+            leased_usd: micros_to_usd(today.leased),
+            remaining_usd: micros_to_usd(remaining),
         }
     }
 }

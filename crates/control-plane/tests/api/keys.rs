@@ -120,6 +120,8 @@ async fn show_has_the_issue_fields_without_the_secret_plus_status_and_spend() {
             "revoked_at": null,
             "status": "active",
             "spend_today_usd": 0.0,
+            "leased_usd": 0.0,
+            "remaining_usd": 500.0,
         })
     );
     app.clock.advance(Duration::from_secs(30 * 60));
