@@ -346,8 +346,8 @@ impl Stream {
         if grant.day == costed.day && grant.lease_micros <= before {
             let record = ledger::read(&Shared, &costed.key_id).ok();
             let needed = match costed.estimate {
-                Estimate::Reserve(a) => a,
-                _ => 1,
+                Estimate::Reserve(a) | Estimate::Approximate(a) => a,
+                Estimate::HoldRemaining | Estimate::Free => 1,
             };
             if record.is_none_or(|r| r.room() < needed) {
                 refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));

@@ -43,5 +43,6 @@ pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
         keys,
         credentials,
         rates: source.rates.iter().map(RateRow::entry).collect(),
+        prices: keybrake_core::prices::Prices::default(),
     })
 }

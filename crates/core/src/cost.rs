@@ -1,10 +1,13 @@
 //! What a call costs: the worst case estimated from the request before it is forwarded, and
 //! the actual cost read from the response. One module per vendor; this one dispatches.
 
+mod resend;
 mod stripe;
+mod twilio;
 
 use crate::currency::{CurrencyError, Rates};
 use crate::deny::DenyReason;
+use crate::prices::Prices;
 use crate::vendor::Vendor;
 
 /// Largest request body keybrake reads to price a call. Bigger costed requests are refused.
@@ -28,8 +31,11 @@ pub enum CostSource {
 pub enum Estimate {
     /// The call moves no money.
     Free,
-    /// Reserve this many micro-USD.
+    /// Reserve this many micro-USD, read from the request itself.
     Reserve(u64),
+    /// Reserve this many micro-USD, an estimate (segments times a rate, say) the response may
+    /// correct.
+    Approximate(u64),
     /// The request does not say what it will cost (a refund without an amount): hold all the
     /// budget that is left until the response tells.
     HoldRemaining,
@@ -96,7 +102,8 @@ pub fn final_charge(
 pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
     match vendor {
         Vendor::Stripe => stripe::is_costed(method, path),
-        Vendor::Twilio | Vendor::Resend => false,
+        Vendor::Twilio => twilio::is_costed(method, path),
+        Vendor::Resend => resend::is_costed(method, path),
     }
 }
 
@@ -107,10 +114,12 @@ pub fn estimate(
     path: &[String],
     body: &[u8],
     rates: &Rates,
+    prices: &Prices,
 ) -> Result<Estimate, CostError> {
     match vendor {
         Vendor::Stripe => stripe::estimate(method, path, body, rates),
-        Vendor::Twilio | Vendor::Resend => Ok(Estimate::Free),
+        Vendor::Twilio => twilio::estimate(method, path, body, &prices.twilio),
+        Vendor::Resend => resend::estimate(method, path, body, &prices.resend),
     }
 }
 
@@ -126,7 +135,8 @@ pub fn settle(
 ) -> Settlement {
     match vendor {
         Vendor::Stripe => stripe::settle(path, status, replayed, body, rates),
-        Vendor::Twilio | Vendor::Resend => Settlement::NoCharge,
+        Vendor::Twilio => twilio::settle(status, body, rates),
+        Vendor::Resend => resend::settle(status),
     }
 }
 

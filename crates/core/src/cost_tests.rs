@@ -201,7 +201,14 @@ fn stripe_estimates() {
     ];
     for (name, method, p, body, want) in cases {
         assert_eq!(
-            estimate(Vendor::Stripe, method, &path(p), body.as_bytes(), &rates()),
+            estimate(
+                Vendor::Stripe,
+                method,
+                &path(p),
+                body.as_bytes(),
+                &rates(),
+                &Prices::default()
+            ),
             want,
             "case {name}"
         );

@@ -50,6 +50,7 @@ fn fixture() -> Fixture {
             api_key: "sk_test_real".into(),
         }],
         rates: vec![],
+        prices: Default::default(),
     });
     Fixture {
         index,

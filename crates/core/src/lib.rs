@@ -14,6 +14,8 @@ pub mod key;
 pub mod lease;
 pub mod ledger;
 pub mod money;
+pub mod prices;
+pub mod sms;
 pub mod snapshot;
 pub mod sync;
 pub mod usage;

@@ -8,6 +8,7 @@
 use crate::currency::{RateEntry, Rates};
 use crate::endpoint::EndpointPattern;
 use crate::key::{KeyHash, VaultKeyId};
+use crate::prices::Prices;
 use crate::vendor::{Vendor, VendorCredential};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -30,6 +31,9 @@ pub struct Snapshot {
     /// Operator-set conversion rates to USD; USD itself is implied.
     #[serde(default)]
     pub rates: Vec<RateEntry>,
+    /// What Twilio and Resend calls cost; defaults apply to whatever is not set.
+    #[serde(default)]
+    pub prices: Prices,
 }
 
 /// One vault key's policy. The key itself is never here, only its hash.
@@ -70,6 +74,7 @@ pub struct PolicyIndex {
     keys: HashMap<String, IndexedKey>,
     upstream_auth: HashMap<Vendor, String>,
     pub rates: Rates,
+    pub prices: Prices,
     /// Entries dropped because they did not validate; each such key is refused as unknown.
     pub skipped: usize,
 }
@@ -106,6 +111,7 @@ impl PolicyIndex {
             keys,
             upstream_auth,
             rates: Rates::new(&snapshot.rates),
+            prices: snapshot.prices,
             skipped,
         }
     }

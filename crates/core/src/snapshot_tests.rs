@@ -28,6 +28,7 @@ fn index_looks_up_keys_and_precomputes_upstream_auth() {
             api_key: "sk_test_x".into(),
         }],
         rates: vec![],
+        prices: Default::default(),
     };
     let index = PolicyIndex::build(snap);
     assert_eq!(index.version, 7);
@@ -61,6 +62,7 @@ fn invalid_entries_are_skipped_not_fatal() {
         ],
         credentials: vec![],
         rates: vec![],
+        prices: Default::default(),
     });
     assert_eq!(index.len(), 1);
     assert_eq!(index.skipped, 2);
@@ -76,6 +78,7 @@ fn snapshot_json_round_trips_and_tolerates_new_fields() {
         keys: vec![entry(&key, Vendor::Stripe, &["GET /v1/customers/*"])],
         credentials: vec![],
         rates: vec![],
+        prices: Default::default(),
     };
     let mut json = serde_json::to_value(&snap).unwrap();
     json["future_field"] = serde_json::json!(true);

@@ -153,6 +153,7 @@ mod tests {
             keys: vec![],
             credentials: vec![],
             rates: vec![],
+            prices: Default::default(),
         })
         .unwrap()
     }
