@@ -204,6 +204,7 @@ impl Stream {
                 &costed.path,
                 &body,
                 &index.rates,
+                &index.prices,
             )
         };
         match estimate {
@@ -222,7 +223,7 @@ impl Stream {
 
     fn reserve(&mut self, mut costed: Box<Costed>) -> Action {
         let result = match costed.estimate {
-            Estimate::Reserve(amount) => {
+            Estimate::Reserve(amount) | Estimate::Approximate(amount) => {
                 ledger::reserve(&Shared, &costed.key_id, costed.day, amount)
             }
             Estimate::HoldRemaining | Estimate::Free => {
