@@ -19,5 +19,20 @@ mod errors;
 #[path = "api/keys.rs"]
 mod keys;
 #[cfg(test)]
+#[path = "api/lease_support.rs"]
+mod lease_support;
+#[cfg(test)]
+#[path = "api/leases.rs"]
+mod leases;
+#[cfg(test)]
+#[path = "api/rates.rs"]
+mod rates;
+#[cfg(test)]
+#[path = "api/reclaim.rs"]
+mod reclaim;
+#[cfg(test)]
+#[path = "api/spend.rs"]
+mod spend;
+#[cfg(test)]
 #[path = "api/vendors.rs"]
 mod vendors;

@@ -206,3 +206,75 @@ async fn the_cli_prints_the_api_error_and_fails() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sets_lists_and_deletes_rates_and_shows_spend() {
+    let server = Server::start().await;
+    let set = server.run(&["rates", "set", "jpy", "0.0067"]).await;
+    assert!(set.status.success(), "{}", stderr(&set));
+    assert!(stdout(&set).contains("0.0067"), "{}", stdout(&set));
+
+    let table = server.run(&["rates", "list"]).await;
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("CURRENCY"), "{text}");
+    assert!(
+        lines[1].starts_with("usd") && lines[1].contains("built in"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("jpy") && lines[2].contains("0.0067"),
+        "{text}"
+    );
+
+    let json = server.run(&["rates", "list", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["rates"][1]["usd_per_unit"], 0.0067);
+
+    let bad = server.run(&["rates", "set", "usd", "2"]).await;
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("built in"), "{}", stderr(&bad));
+
+    let deleted = server.run(&["rates", "delete", "jpy"]).await;
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let v: serde_json::Value =
+        serde_json::from_slice(&server.run(&["rates", "list", "--json"]).await.stdout).unwrap();
+    assert_eq!(v["rates"].as_array().unwrap().len(), 1);
+
+    let issued = server
+        .run(&[
+            "keys",
+            "issue",
+            "--vendor",
+            "stripe",
+            "--daily-usd-cap",
+            "500",
+            "--allow",
+            "POST /v1/payment_intents",
+            "--expires-in",
+            "30m",
+            "--label",
+            "run/spend",
+            "--json",
+        ])
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let show = server
+        .run(&["keys", "show", v["key_id"].as_str().unwrap()])
+        .await;
+    let text = stdout(&show);
+    for want in [
+        ["daily_usd_cap", "500.00"],
+        ["spend_today_usd", "0.00"],
+        ["leased_usd", "0.00"],
+        ["remaining_usd", "500.00"],
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == want),
+            "{want:?} in\n{text}"
+        );
+    }
+    server.stop().await;
+}

@@ -5,13 +5,16 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
 
-const ADMIN_ROUTES: [(&str, &str); 6] = [
+const ADMIN_ROUTES: [(&str, &str); 9] = [
     ("POST", "/vault/keys"),
     ("GET", "/vault/keys"),
     ("GET", "/vault/keys/kid_0123456789abcdef"),
     ("DELETE", "/vault/keys/kid_0123456789abcdef"),
     ("GET", "/vendors"),
     ("PUT", "/vendors/stripe/credentials"),
+    ("GET", "/rates"),
+    ("PUT", "/rates/jpy"),
+    ("DELETE", "/rates/jpy"),
 ];
 
 #[tokio::test]
@@ -109,6 +112,52 @@ async fn the_snapshot_refuses_the_admin_key() {
         assert_eq!(r.error().0, "unauthorized");
     }
     assert_eq!(app.poll("g", 0, 0).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn lease_and_usage_take_the_data_plane_token_only() {
+    let app = TestApp::new().await;
+    let admin: &'static str = Box::leak(app.state.admin_key.expose().to_owned().into_boxed_str());
+    let lease = json!({"gateway": "g", "instance": "i", "want_micros": 1,
+        "usage": {"key_id": "kid_0123456789abcdef", "day": 1, "lease_micros": 0, "seq": 0,
+                  "spent_micros": 0, "reserved_micros": 0}});
+    let usage = json!({"gateway": "g", "instance": "i", "keys": []});
+    for (path, body) in [
+        ("/dataplane/v1/lease", &lease),
+        ("/dataplane/v1/usage", &usage),
+    ] {
+        for (name, who) in [
+            ("admin key", As::Token(admin)),
+            ("nobody", As::Nobody),
+            ("wrong", As::Token("kbd_x")),
+        ] {
+            let r = app.call(who, Method::POST, path, Some(body)).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name} {path}");
+            assert_eq!(r.error().0, "unauthorized");
+        }
+    }
+    let r = app
+        .call(
+            As::Gateway,
+            Method::POST,
+            "/dataplane/v1/usage",
+            Some(&usage),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app
+        .call(
+            As::Gateway,
+            Method::POST,
+            "/dataplane/v1/lease",
+            Some(&lease),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "authenticated, then a stale day"
+    );
 }
 
 #[tokio::test]
