@@ -56,7 +56,24 @@ pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
         .iter()
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
-    Vendor::from_name(std::str::from_utf8(&rest[..end]).ok()?)
+    Vendor::route(std::str::from_utf8(&rest[..end]).ok()?).map(|(v, _)| v)
+}
+
+/// Twilio puts the account SID in the path (`/2010-04-01/Accounts/{Sid}/…`); an agent holds
+/// only a placeholder, so the real one replaces whatever it sent.
+fn twilio_sid_to_rewrite<'i>(
+    vendor: Vendor,
+    segments: &[String],
+    real: Option<&'i str>,
+) -> Option<&'i str> {
+    match (vendor, segments, real) {
+        (Vendor::Twilio, [version, accounts, sid, ..], Some(real))
+            if version == "2010-04-01" && accounts == "Accounts" && sid != real =>
+        {
+            Some(real)
+        }
+        _ => None,
+    }
 }
 
 /// Decides one request against `index`.
@@ -70,13 +87,14 @@ pub fn decide<'i>(
         key,
     };
 
-    let path =
+    let mut path =
         NormalizedPath::parse(facts.path).map_err(|_| deny(DenyReason::BadRequest, None, None))?;
-    let (prefix, vendor_segments) = path
-        .split_first()
+    let (vendor, prefix_len) = path
+        .segments()
+        .first()
+        .and_then(|first| Vendor::route(first))
         .ok_or_else(|| deny(DenyReason::BadRequest, None, None))?;
-    let vendor =
-        Vendor::from_name(prefix).ok_or_else(|| deny(DenyReason::BadRequest, None, None))?;
+    let vendor_segments = &path.segments()[prefix_len..];
     let vendor_path = join_path(vendor_segments);
 
     let method = std::str::from_utf8(facts.method)
@@ -119,6 +137,10 @@ pub fn decide<'i>(
         .upstream_authorization(vendor)
         .ok_or_else(|| deny(DenyReason::PolicyUnavailable, Some(vendor), Some(key)))?;
 
+    let twilio_sid = twilio_sid_to_rewrite(vendor, vendor_segments, index.twilio_account_sid());
+    if let Some(sid) = twilio_sid {
+        path.set_segment(prefix_len + 2, sid);
+    }
     let target = path.to_request_target();
     Ok(Allowed {
         vendor,

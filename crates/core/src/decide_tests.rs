@@ -281,3 +281,90 @@ fn vendor_hint_reads_the_first_segment() {
     assert_eq!(vendor_hint(b"/paypal/v1"), None);
     assert_eq!(vendor_hint(b"stripe/v1"), None);
 }
+
+#[test]
+fn twilio_paths_get_the_real_account_sid_and_stripe_v1_routes_unprefixed() {
+    let twilio = VaultKey::generate().unwrap();
+    let stripe = VaultKey::generate().unwrap();
+    let index = PolicyIndex::build(Snapshot {
+        version: 1,
+        generated_at_ms: NOW,
+        keys: vec![
+            entry(
+                &twilio,
+                Vendor::Twilio,
+                &["POST /2010-04-01/Accounts/*/Messages.json"],
+            ),
+            entry(&stripe, Vendor::Stripe, &["POST /v1/payment_intents"]),
+        ],
+        credentials: vec![
+            VendorCredential::Twilio {
+                account_sid: "ACreal".into(),
+                auth_token: "tok".into(),
+            },
+            VendorCredential::Stripe {
+                api_key: "sk_test_real".into(),
+            },
+        ],
+        rates: vec![],
+        prices: Default::default(),
+    });
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("ACplaceholder:{}", twilio.expose()))
+    );
+    let facts = |method: &'static str, path: &'static str, auth: &str| {
+        let auth = auth.to_owned();
+        move |index: &PolicyIndex| {
+            decide(
+                index,
+                &RequestFacts {
+                    method: method.as_bytes(),
+                    path: path.as_bytes(),
+                    authorization: Some(auth.as_bytes()),
+                    now_ms: NOW,
+                },
+            )
+            .map(|a| {
+                (
+                    a.rewrite_path,
+                    a.vendor_path,
+                    a.upstream_authorization.to_owned(),
+                )
+            })
+            .map_err(|d| d.reason)
+        }
+    };
+    let got = facts(
+        "POST",
+        "/twilio/2010-04-01/Accounts/ACplaceholder/Messages.json?x=1",
+        &basic,
+    )(&index)
+    .unwrap();
+    assert_eq!(
+        got.0.as_deref(),
+        Some("/twilio/2010-04-01/Accounts/ACreal/Messages.json?x=1")
+    );
+    assert_eq!(
+        got.1, "/2010-04-01/Accounts/ACplaceholder/Messages.json",
+        "the log shows what the agent asked for"
+    );
+    let real = facts(
+        "POST",
+        "/twilio/2010-04-01/Accounts/ACreal/Messages.json",
+        &basic,
+    )(&index)
+    .unwrap();
+    assert_eq!(real.0, None, "nothing to rewrite");
+
+    let bearer = format!("Bearer {}", stripe.expose());
+    let v1 = facts("POST", "/v1/payment_intents", &bearer)(&index).unwrap();
+    assert_eq!(v1.0, None);
+    assert_eq!(v1.1, "/v1/payment_intents");
+    assert_eq!(v1.2, "Bearer sk_test_real");
+    assert_eq!(
+        facts("POST", "/v2/core/events", &bearer)(&index).unwrap_err(),
+        DenyReason::BadRequest
+    );
+}

@@ -159,6 +159,13 @@ impl NormalizedPath {
         self.segments.split_first().map(|(h, t)| (h.as_str(), t))
     }
 
+    /// Replaces segment `i` (a value the filter chose, such as the real Twilio account SID).
+    pub fn set_segment(&mut self, i: usize, value: &str) {
+        if let Some(seg) = self.segments.get_mut(i) {
+            value.clone_into(seg);
+        }
+    }
+
     /// The canonical `:path`, query included, to forward.
     pub fn to_request_target(&self) -> String {
         let mut s = String::new();

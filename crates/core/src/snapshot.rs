@@ -73,6 +73,7 @@ pub struct PolicyIndex {
     pub version: u64,
     keys: HashMap<String, IndexedKey>,
     upstream_auth: HashMap<Vendor, String>,
+    twilio_account_sid: Option<String>,
     pub rates: Rates,
     pub prices: Prices,
     /// Entries dropped because they did not validate; each such key is refused as unknown.
@@ -106,10 +107,15 @@ impl PolicyIndex {
             .iter()
             .map(|c| (c.vendor(), c.authorization()))
             .collect();
+        let twilio_account_sid = snapshot.credentials.iter().find_map(|c| match c {
+            VendorCredential::Twilio { account_sid, .. } => Some(account_sid.clone()),
+            _ => None,
+        });
         Self {
             version: snapshot.version,
             keys,
             upstream_auth,
+            twilio_account_sid,
             rates: Rates::new(&snapshot.rates),
             prices: snapshot.prices,
             skipped,
@@ -118,6 +124,11 @@ impl PolicyIndex {
 
     pub fn key(&self, id: &VaultKeyId) -> Option<&IndexedKey> {
         self.keys.get(id.as_str())
+    }
+
+    /// The real Twilio account SID, which replaces whatever SID an agent puts in the path.
+    pub fn twilio_account_sid(&self) -> Option<&str> {
+        self.twilio_account_sid.as_deref()
     }
 
     pub fn upstream_authorization(&self, vendor: Vendor) -> Option<&str> {

@@ -50,6 +50,17 @@ impl Vendor {
         Self::ALL.into_iter().find(|v| v.as_str() == name)
     }
 
+    /// The vendor a gateway path is routed to, from its first segment, and how many leading
+    /// segments are the gateway's own prefix: `/stripe/v1/…` is Stripe's `/v1/…`. Stripe's own
+    /// `/v1/…` is also Stripe's, unprefixed, for SDKs that fix the path (stripe-node).
+    pub fn route(first_segment: &str) -> Option<(Self, usize)> {
+        match Self::from_name(first_segment) {
+            Some(v) => Some((v, 1)),
+            None if first_segment == "v1" => Some((Vendor::Stripe, 0)),
+            None => None,
+        }
+    }
+
     /// Pulls the vault key out of an `Authorization` header value in the forms the vendor's
     /// SDKs send: `Bearer <key>` (Stripe, Resend), `Basic base64(<key>:)` (Stripe), or
     /// `Basic base64(<any account sid>:<key>)` (Twilio). The scheme is case-insensitive.
