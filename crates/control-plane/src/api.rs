@@ -31,7 +31,10 @@ pub fn router(state: AppState) -> Router {
     let dataplane = Router::new()
         .route(SNAPSHOT_PATH, get(dataplane::snapshot))
         .route(LEASE_PATH, post(lease::lease))
-        .route(USAGE_PATH, post(lease::usage))
+        .route(
+            USAGE_PATH,
+            post(lease::usage).layer(DefaultBodyLimit::max(state.limits.body_limit(USAGE_PATH))),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_dataplane));
     let open = Router::new()
         .route("/healthz", get(ops::healthz))

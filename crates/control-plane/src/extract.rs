@@ -34,11 +34,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
+        let limit = state.limits.body_limit(req.uri().path());
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    limit: state.limits.max_body_bytes,
-                }
+                ApiError::PayloadTooLarge { limit }
             } else {
                 ApiError::malformed("the request body could not be read")
             }

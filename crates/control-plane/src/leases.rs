@@ -98,12 +98,20 @@ impl LeaseRow {
     /// lower lease under the current grant sequence is a release the instance made, while a
     /// report under an older sequence predates a grant and lowers nothing. A report never
     /// raises `granted`.
-    pub fn absorb(&mut self, usage: &KeyUsage) {
+    ///
+    /// A report under a sequence this row never granted is about some other record (the
+    /// gateway's record of the day before, sent as today's in the first lease request after
+    /// midnight, or state this control plane lost): it is ignored, and `false` returned.
+    pub fn absorb(&mut self, usage: &KeyUsage) -> bool {
+        if usage.seq > self.seq {
+            return false;
+        }
         self.spent = self.spent.max(usage.spent_micros);
         self.reserved = usage.reserved_micros;
         if usage.seq == self.seq && usage.lease_micros < self.granted {
             self.granted = usage.lease_micros;
         }
+        true
     }
 
     /// What this row takes from the cap: the lease, or the spend when settling went past it.
@@ -227,10 +235,15 @@ mod tests {
                 usage(500, 3, 40, 10),
                 row,
             ),
+            (
+                "a sequence never granted: another day's record",
+                usage(0, 4, 90, 0),
+                row,
+            ),
         ];
         for (name, u, want) in cases {
             let mut r = row;
-            r.absorb(&u);
+            assert_eq!(r.absorb(&u), u.seq <= row.seq, "case {name}");
             assert_eq!(r, want, "case {name}");
         }
     }

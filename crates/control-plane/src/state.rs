@@ -19,6 +19,9 @@ pub const DEFAULT_MAX_EXPIRES_IN: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_PROPAGATION_WAIT: Duration = Duration::from_millis(2_000);
 /// Default `KEYBRAKE_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Least body a usage report may have: a gateway sends up to
+/// `keybrake_core::usage::MAX_KEYS_PER_REPORT` records (about 150 bytes each) and its idle keys.
+pub const MIN_USAGE_BODY_BYTES: usize = 1024 * 1024;
 
 /// How the control plane is configured, before anything is opened.
 #[derive(Clone)]
@@ -47,7 +50,7 @@ pub struct Settings {
 pub struct Limits {
     /// Longest `expires_in` accepted.
     pub max_expires_in: Duration,
-    /// Largest request body accepted.
+    /// Largest request body accepted (usage reports: see [`Limits::body_limit`]).
     pub max_body_bytes: usize,
 }
 
@@ -115,6 +118,18 @@ impl Settings {
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
             instance_ttl: DEFAULT_INSTANCE_TTL,
             reclaim_wait: DEFAULT_RECLAIM_WAIT,
+        }
+    }
+}
+
+impl Limits {
+    /// Largest body accepted on `path`: usage reports get at least [`MIN_USAGE_BODY_BYTES`],
+    /// so that the largest report a gateway builds is never refused (and resent forever).
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path == keybrake_core::lease::USAGE_PATH {
+            self.max_body_bytes.max(MIN_USAGE_BODY_BYTES)
+        } else {
+            self.max_body_bytes
         }
     }
 }

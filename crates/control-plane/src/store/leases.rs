@@ -173,7 +173,14 @@ fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, St
     let (key_id, instance) = (ask.key_id.as_str(), ask.instance.id.as_str());
     let mut row = load(conn, key_id, ask.day, instance)?.unwrap_or_default();
     if let Some(usage) = &ask.usage {
-        row.absorb(usage);
+        if !row.absorb(usage) {
+            tracing::debug!(
+                key_id,
+                instance,
+                seq = usage.seq,
+                "ignored figures under a sequence never granted"
+            );
+        }
     }
     let others = others(conn, key_id, ask.day, instance, ask.live_since_ms)?;
     // Spend past a lease (settling above the reservation) takes from the cap like a lease, so
@@ -229,8 +236,9 @@ fn record_usage(
             continue;
         }
         let mut row = load(&tx, &usage.key_id, usage.day, &instance.id)?.unwrap_or_default();
-        row.absorb(usage);
-        save(&tx, &usage.key_id, usage.day, &instance.id, &row, now_ms)?;
+        if row.absorb(usage) {
+            save(&tx, &usage.key_id, usage.day, &instance.id, &row, now_ms)?;
+        }
     }
     let mut release = Vec::new();
     for key_id in ask_release {

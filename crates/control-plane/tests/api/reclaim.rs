@@ -148,3 +148,26 @@ async fn a_usage_report_skips_unknown_keys_and_records_the_rest() {
     assert_eq!(r.json(), json!({"release": []}));
     assert_eq!(money(&app, &key).await.0, 3 * USD);
 }
+
+#[tokio::test]
+async fn the_largest_usage_report_a_gateway_builds_fits() {
+    let app = TestApp::new().await;
+    let key = key_with_cap(&app, 100).await;
+    let a = Gw::new("inst-a", &key);
+    let n = keybrake_core::usage::MAX_KEYS_PER_REPORT;
+    let mut usage = a.usage();
+    usage.lease_micros = u64::from(u32::MAX);
+    usage.spent_micros = u64::from(u32::MAX);
+    let keys = vec![serde_json::to_value(&usage).unwrap(); n];
+    let idle = vec![key.clone(); n];
+    let body = json!({"gateway": "gw-test", "instance": "inst-a", "keys": keys, "idle": idle});
+    assert!(body.to_string().len() > 64 * 1024);
+    let r = post(&app, As::Gateway, "/dataplane/v1/usage", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Other routes keep the general limit.
+    let big = json!({"gateway": "g", "instance": "i", "want_micros": 1, "usage": usage,
+                     "pad": "x".repeat(70 * 1024)});
+    let r = post(&app, As::Gateway, "/dataplane/v1/lease", &big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.error().0, "payload_too_large");
+}

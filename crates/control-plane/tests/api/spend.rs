@@ -62,4 +62,32 @@ async fn a_new_utc_day_starts_fresh() {
         (g.lease_micros, g.seq),
         (size_grant(500 * USD, 0, 0, 10 * USD, 1).unwrap(), 1)
     );
+    assert_eq!(money(&app, &key).await.0, 0);
+}
+
+#[tokio::test]
+async fn yesterdays_figures_sent_as_todays_are_ignored() {
+    // The first lease request after midnight may carry the gateway's record of the day before
+    // under today's date: its grant sequence was never issued today, so none of it counts.
+    let app = app_with(Duration::ZERO, Duration::from_secs(30)).await;
+    let key = key_with_cap(&app, 500).await;
+    let mut a = Gw::new("inst-a", &key);
+    a.ask(&app, 400 * USD).await;
+    a.ask(&app, 50 * USD).await;
+    a.spent = 450 * USD;
+    a.report(&app, &[]).await;
+    let midnight = (T0_MS / DAY_MS + 1) * DAY_MS;
+    app.clock.advance(Duration::from_millis(midnight - T0_MS));
+
+    let mut mixed = a.clone();
+    mixed.day = DAY + 1;
+    let g = mixed.ask(&app, 10 * USD).await;
+    assert_eq!(
+        (g.lease_micros, g.seq),
+        (size_grant(500 * USD, 0, 0, 10 * USD, 1).unwrap(), 1)
+    );
+    assert_eq!(
+        money(&app, &key).await,
+        (0, g.lease_micros, 500 * USD - g.lease_micros)
+    );
 }
