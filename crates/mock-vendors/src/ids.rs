@@ -20,6 +20,32 @@ pub fn random_id(prefix: &str, len: usize) -> String {
     out
 }
 
+/// `prefix` followed by 32 random lower-case hex digits, as Twilio SIDs (`SM…`, `CA…`).
+pub fn twilio_sid(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 32);
+    out.push_str(prefix);
+    for byte in random_bytes(16) {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// A random (version 4, RFC 9562) UUID in lower-case hyphenated form, as Resend's ids.
+pub fn uuid_v4() -> String {
+    let mut bytes = random_bytes(16);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// Seconds since the Unix epoch, as Stripe's `created` fields carry them.
 pub fn now_secs() -> i64 {
     SystemTime::now()
@@ -67,5 +93,24 @@ mod tests {
         assert!(id.starts_with("pi_"));
         assert!(id[3..].bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_ne!(id, random_id("pi_", 24));
+    }
+
+    #[test]
+    fn twilio_sids_are_34_hex_characters() {
+        let sid = twilio_sid("SM");
+        assert_eq!(sid.len(), 34);
+        assert!(sid[2..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let id = uuid_v4();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(id, uuid_v4());
     }
 }

@@ -1,7 +1,24 @@
 //! Local stand-ins for the vendor APIs keybrake fronts, for the end-to-end tests and
 //! `make run`. Machines running them have no internet, so each mock answers like the real
-//! vendor as far as the official SDKs can tell. Stripe is served today; Twilio and Resend
-//! slot in beside it as `twilio.rs` and `resend.rs`, each on its own port.
+//! vendor as far as the official SDKs can tell (stripe-python 16.1.0, twilio-python 9.13.0,
+//! resend-python 2.52.0). Each mock has its own router and port; all three share the request
+//! log, gzip and the mock-only headers described under [Mock-only
+//! behaviour](#mock-only-behaviour).
+//!
+//! The binary serves Stripe always, Twilio and Resend only when their listen address is given:
+//!
+//! | flag | env | default |
+//! |---|---|---|
+//! | `--stripe-listen` | `MOCK_STRIPE_LISTEN` | `127.0.0.1:12111` |
+//! | `--stripe-key` | `MOCK_STRIPE_KEY` | [`DEFAULT_STRIPE_KEY`] |
+//! | `--twilio-listen` | `MOCK_TWILIO_LISTEN` | not served (`make run`: `127.0.0.1:12112`) |
+//! | `--twilio-account-sid` | `MOCK_TWILIO_ACCOUNT_SID` | [`DEFAULT_TWILIO_ACCOUNT_SID`] |
+//! | `--twilio-auth-token` | `MOCK_TWILIO_AUTH_TOKEN` | [`DEFAULT_TWILIO_AUTH_TOKEN`] |
+//! | `--twilio-api-key-sid`, `--twilio-api-key-secret` | `MOCK_TWILIO_API_KEY_SID`, `MOCK_TWILIO_API_KEY_SECRET` | none |
+//! | `--resend-listen` | `MOCK_RESEND_LISTEN` | not served (`make run`: `127.0.0.1:12113`) |
+//! | `--resend-key` | `MOCK_RESEND_KEY` | [`DEFAULT_RESEND_KEY`] |
+//!
+//! Once bound, each mock prints `mock <vendor> listening on http://<addr>` on stdout.
 //!
 //! # Stripe
 //!
@@ -14,20 +31,59 @@
 //! (`Idempotent-Replayed: true`, original `Request-Id`) or refuses different parameters with
 //! an `idempotency_error`. Replies are gzipped when `Accept-Encoding` allows gzip.
 //!
-//! ## Mock-only behaviour
+//! # Twilio
+//!
+//! [`twilio_app`] / [`serve_twilio`], like `api.twilio.com` under `/2010-04-01`:
+//! `POST /Accounts/{Sid}/Messages.json`, `GET /Accounts/{Sid}/Messages/{MessageSid}.json`,
+//! `POST /Accounts/{Sid}/Calls.json`, `GET /Accounts/{Sid}/Calls/{CallSid}.json`, form bodies.
+//! HTTP Basic with the account SID and auth token, or with the API key of
+//! [`TwilioMock::with_api_key`]; anything else is `401` `{"code": 20003, "message":
+//! "Authenticate", …}`. The path must name the authenticated account, else `404` code 20404.
+//!
+//! - A message is created `queued` (`accepted` when only `MessagingServiceSid` is given) with
+//!   `price: null`; `num_segments` is a string counted like Twilio (GSM-7 160/153, UCS-2
+//!   70/67, see [`twilio::count_segments`]), `"0"` when sent through a Messaging Service.
+//!   A later `GET` returns it `delivered` with `price` `"-0.00830"` per segment (an MMS:
+//!   `"-0.02200"`) and the real `num_segments`, so a test can reconcile.
+//! - A call is created `queued` with `price` and `duration` null; a later `GET` returns it
+//!   `completed`, lasting 60 s or its `TimeLimit` if shorter, at `"-0.01400"` per started
+//!   minute.
+//! - Refusals: 21604 (no `To`), 21211 (`To` not E.164), 21603 (no `From` or service), 21212,
+//!   21701, 21602 (no `Body` or `MediaUrl`), 21617 (over 1,600 characters); calls 21201,
+//!   21213, 21205, 21200.
+//!
+//! # Resend
+//!
+//! [`resend_app`] / [`serve_resend`], like `api.resend.com`: `POST /emails` (`{"id": "<uuid
+//! v4>"}`), `POST /emails/batch` (up to 100; `x-batch-validation: strict|permissive`),
+//! `GET /emails/{id}` (`"object": "email"`, `to` as an array, `last_event: "delivered"`).
+//! `Authorization: Bearer <key>` only: none is `401` `missing_api_key`, another key `403`
+//! `invalid_api_key`. Validation errors are `422` `missing_required_field` or
+//! `validation_error` (more than 50 addresses in `to`, `cc` or `bcc` included).
+//! `Idempotency-Key` replays the first successful reply; the same key with another payload
+//! is `409` `invalid_idempotent_request`. Every reply is JSON with
+//! `Content-Type: application/json`.
+//!
+//! # Mock-only behaviour
+//!
+//! The same on all three mocks:
 //!
 //! - `x-mock-status: <400..599>` on a request (after authentication) forces that status with
-//!   a body of the type Stripe uses for it: `api_error` for 5xx, `card_error` for 402,
-//!   `invalid_request_error` (`code: rate_limit` for 429) otherwise. Nothing is created and
-//!   nothing is saved under the idempotency key, so a retry fails the same way. Any other
-//!   value answers 400.
+//!   a body in the vendor's shape. Stripe: `api_error` for 5xx, `card_error` for 402,
+//!   `invalid_request_error` (`code: rate_limit` for 429) otherwise. Twilio: code
+//!   `20000 + status` (20429, 20500, …; 20003 for 401). Resend: `rate_limit_exceeded` for
+//!   429, `application_error` for 5xx, the documented name for 401/403/404/409,
+//!   `validation_error` otherwise. Nothing is created and nothing is saved under an
+//!   idempotency key, so a retry fails the same way. Any other value is refused as a bad
+//!   parameter (Stripe 400, Twilio 400 code 21200, Resend 422).
 //! - `x-mock-delay-ms: <0..30000>` holds every reply back that many milliseconds, refusals
 //!   included, so tests can keep calls in flight or make a client time out. The request
 //!   takes effect *before* the wait: an object created by a call whose client gave up
-//!   exists, as it would at a slow real vendor. Any other value answers 400.
-//! - `GET /__mock/requests` returns, oldest first, every request the vendor routes received
-//!   (refused ones included, recorded before authentication), as a JSON array of
-//!   [`RecordedRequest`]:
+//!   exists, as it would at a slow real vendor. Any other value is refused like a bad
+//!   `x-mock-status`.
+//! - `GET /__mock/requests` on each mock's port returns, oldest first, every request its
+//!   vendor routes received (refused ones included, recorded before authentication), as a
+//!   JSON array of [`RecordedRequest`]:
 //!   ```json
 //!   [{"method": "POST",
 //!     "path": "/v1/payment_intents?expand[]=latest_charge",
@@ -41,11 +97,15 @@
 //!   as UTF-8 (invalid bytes replaced). `DELETE /__mock/requests` clears the log (204).
 //!   Neither route needs credentials, and neither is recorded.
 
+mod dates;
 mod gzip;
+mod idempotency;
 mod ids;
 pub mod inject;
 pub mod recorder;
+pub mod resend;
 pub mod stripe;
+pub mod twilio;
 
 use std::future::Future;
 
@@ -53,8 +113,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use recorder::{RecordedRequest, Recorder};
+pub use resend::{resend_app, serve_resend, ResendMock, DEFAULT_RESEND_KEY};
 pub use stripe::{
     serve_stripe, stripe_app, StripeMock, DEFAULT_STRIPE_KEY, DEFAULT_STRIPE_VERSION,
+};
+pub use twilio::{
+    serve_twilio, twilio_app, TwilioMock, DEFAULT_TWILIO_ACCOUNT_SID, DEFAULT_TWILIO_AUTH_TOKEN,
 };
 
 /// Serves `app` on a pre-bound `listener` until `shutdown` resolves, then lets in-flight

@@ -8,7 +8,6 @@
 mod auth;
 mod error;
 mod form;
-mod idempotency;
 mod objects;
 mod outflows;
 mod route;
@@ -30,9 +29,9 @@ use tokio::net::TcpListener;
 pub use self::error::StripeError;
 
 use self::form::Params;
-use self::idempotency::{Fingerprint, Idempotency, Lookup, Saved};
 use self::route::Route;
 use self::store::Store;
+use crate::idempotency::{Fingerprint, Idempotency, Lookup};
 use crate::ids::random_id;
 use crate::inject;
 use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
@@ -57,7 +56,15 @@ pub struct StripeMock {
 #[derive(Debug, Default)]
 struct MockState {
     store: Store,
-    idempotency: Idempotency,
+    idempotency: Idempotency<Saved>,
+}
+
+/// The first reply given under an idempotency key, byte for byte.
+#[derive(Clone, Debug)]
+struct Saved {
+    status: StatusCode,
+    body: Vec<u8>,
+    request_id: String,
 }
 
 /// A finished reply before headers are attached.

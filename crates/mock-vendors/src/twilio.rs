@@ -1,0 +1,219 @@
+//! The Twilio mock: `POST …/Messages.json`, `GET …/Messages/{Sid}.json`, `POST …/Calls.json`,
+//! `GET …/Calls/{Sid}.json` under `/2010-04-01/Accounts/{AccountSid}/`.
+//!
+//! Each request goes through the steps Twilio takes, in order: HTTP Basic authentication,
+//! the mock-only failure injection, routing, the account check (the path must name the
+//! authenticated account), the endpoint. Every reply is compact JSON with
+//! `Content-Type: application/json` and a `Twilio-Request-Id`.
+
+mod auth;
+mod calls;
+mod error;
+mod form;
+mod messages;
+mod pricing;
+mod route;
+mod segments;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use self::error::TwilioError;
+pub use self::segments::{count as count_segments, Encoding};
+
+use self::auth::Credentials;
+use self::form::Params;
+use self::route::{Endpoint, Route};
+use crate::ids::twilio_sid;
+use crate::inject;
+use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
+
+/// The account SID accepted when none is configured: `AC` + 32 characters, like a real one.
+pub const DEFAULT_TWILIO_ACCOUNT_SID: &str = "ACkeybrakemock00000000000000000000";
+
+/// The auth token accepted when none is configured (32 characters, like a real one).
+pub const DEFAULT_TWILIO_AUTH_TOKEN: &str = "keybrakemocktwilioauthtoken00000";
+
+/// One Twilio mock: the account it serves, its messages and calls, its request log. Clones
+/// share state.
+#[derive(Clone, Debug)]
+pub struct TwilioMock {
+    credentials: Arc<Credentials>,
+    recorder: Recorder,
+    state: Arc<Mutex<MockState>>,
+}
+
+/// Messages and calls by SID, in the state a later `GET` sees (delivered, completed).
+#[derive(Debug, Default)]
+struct MockState {
+    messages: HashMap<String, Value>,
+    calls: HashMap<String, Value>,
+}
+
+/// A new message or call: the create reply, and the object a later fetch returns.
+#[derive(Clone, Debug)]
+struct Created {
+    reply: Value,
+    later: Value,
+}
+
+// === impl TwilioMock ===
+
+impl TwilioMock {
+    /// A mock for one account that accepts its SID and auth token.
+    pub fn new(account_sid: impl Into<String>, auth_token: impl Into<String>) -> Self {
+        Self {
+            credentials: Arc::new(Credentials {
+                account_sid: account_sid.into(),
+                auth_token: auth_token.into(),
+                api_key: None,
+            }),
+            recorder: Recorder::new(),
+            state: Arc::default(),
+        }
+    }
+
+    /// Also accepts an API key (`SK…` SID and its secret) for the same account.
+    pub fn with_api_key(mut self, sid: impl Into<String>, secret: impl Into<String>) -> Self {
+        let mut credentials = (*self.credentials).clone();
+        credentials.api_key = Some((sid.into(), secret.into()));
+        self.credentials = Arc::new(credentials);
+        self
+    }
+
+    /// The one account this mock serves.
+    pub fn account_sid(&self) -> &str {
+        &self.credentials.account_sid
+    }
+
+    /// The request log served at `/__mock/requests`.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let (status, body) = match self.decide(method, path, headers, body) {
+            Ok(reply) => reply,
+            Err(e) => e.to_reply(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, bytes).into_response();
+        let out = response.headers_mut();
+        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(id) = HeaderValue::from_str(&twilio_sid("RQ")) {
+            out.insert(HeaderName::from_static("twilio-request-id"), id);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            out.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
+        response
+    }
+
+    fn decide(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(StatusCode, Value), TwilioError> {
+        let account = self.credentials.check(headers)?;
+        injected_failure(headers)?;
+        let route = Route::parse(method, path)?;
+        if route.account != account {
+            return Err(TwilioError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        let not_found = || TwilioError::NotFound {
+            path: path.to_owned(),
+        };
+        let mut state = self.lock();
+        match route.endpoint {
+            Endpoint::CreateMessage => {
+                let created = messages::create(account, &Params::parse(body))?;
+                Ok(save(&mut state.messages, created))
+            }
+            Endpoint::CreateCall => {
+                let created = calls::create(account, &Params::parse(body))?;
+                Ok(save(&mut state.calls, created))
+            }
+            Endpoint::FetchMessage(sid) => state
+                .messages
+                .get(&sid)
+                .map(|m| (StatusCode::OK, m.clone()))
+                .ok_or_else(not_found),
+            Endpoint::FetchCall(sid) => state
+                .calls
+                .get(&sid)
+                .map(|c| (StatusCode::OK, c.clone()))
+                .ok_or_else(not_found),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Keeps the later state of a new object under its SID and answers 201 with the reply.
+fn save(objects: &mut HashMap<String, Value>, created: Created) -> (StatusCode, Value) {
+    let sid = created.reply["sid"].as_str().unwrap_or_default().to_owned();
+    objects.insert(sid, created.later);
+    (StatusCode::CREATED, created.reply)
+}
+
+/// The failure forced by `x-mock-status`, or the refusal of a bad mock-only header.
+fn injected_failure(headers: &HeaderMap) -> Result<(), TwilioError> {
+    inject::check(headers).map_err(|e| TwilioError::InvalidParameter {
+        message: e.message.to_owned(),
+    })?;
+    match inject::forced_status(headers) {
+        Ok(Some(status)) => Err(TwilioError::Injected { status }),
+        _ => Ok(()),
+    }
+}
+
+/// The Twilio mock's router: the vendor routes (recorded) and `/__mock/requests` (not
+/// recorded), gzip on both when asked.
+pub fn twilio_app(mock: TwilioMock) -> Router {
+    let recorder = mock.recorder.clone();
+    Router::new()
+        .fallback(handle)
+        .layer(from_fn_with_state(recorder.clone(), recorder::record))
+        .merge(recorder::routes(recorder))
+        .with_state(mock)
+        .layer(from_fn(crate::gzip::compress))
+}
+
+/// Serves `mock` on `listener` until `shutdown` resolves.
+pub async fn serve_twilio(
+    listener: TcpListener,
+    mock: TwilioMock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::serve(listener, twilio_app(mock), shutdown).await
+}
+
+async fn handle(State(mock): State<TwilioMock>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let response = mock.answer(&parts.method, parts.uri.path(), &parts.headers, &body);
+    inject::hold_reply(&parts.headers).await;
+    response
+}
