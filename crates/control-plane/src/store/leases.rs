@@ -183,10 +183,10 @@ fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, St
         }
     }
     let others = others(conn, key_id, ask.day, instance, ask.live_since_ms)?;
-    // Spend past a lease (settling above the reservation) takes from the cap like a lease, so
-    // the total is of `max(granted, spent)`; the new row's share stays within what was free.
+    // Spend past a lease (settling above the reservation) takes from the cap like a lease: the
+    // total is of `max(granted, spent)`, and a grant grows from there, so that it covers `want`.
     let total = others.committed.saturating_add(row.committed());
-    let sized = size_grant(cap, total, row.granted, ask.want, others.live + 1);
+    let sized = size_grant(cap, total, row.committed(), ask.want, others.live + 1);
     let outcome = match sized {
         Some(lease) => {
             row.granted = lease;
@@ -196,7 +196,7 @@ fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, St
                 seq: row.seq,
             }
         }
-        _ => LeaseOutcome::NoRoom {
+        None => LeaseOutcome::NoRoom {
             lease: row.granted,
             seq: row.seq,
             others_unused: others.live_unused,

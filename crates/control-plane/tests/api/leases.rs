@@ -253,3 +253,22 @@ async fn bad_lease_bodies_name_the_field() {
         }
     }
 }
+
+#[tokio::test]
+async fn spend_past_a_lease_takes_from_the_cap_and_the_next_grant_covers_want() {
+    let app = app_with(Duration::ZERO, TTL).await;
+    let key = key_with_cap(&app, 100).await;
+    let mut a = Gw::new("inst-a", &key);
+    let g = a.ask(&app, 10 * USD).await;
+    // A refund settled above its reservation: spend beyond the lease.
+    a.spent = g.lease_micros + 5 * USD;
+    a.report(&app, &[]).await;
+    assert_eq!(money(&app, &key).await.0, a.spent);
+    let g = a.ask(&app, USD).await;
+    assert!(
+        g.lease_micros >= a.spent + USD,
+        "{g:?} covers the spend and want"
+    );
+    let (spent, leased, remaining) = money(&app, &key).await;
+    assert_eq!(spent + leased + remaining, 100 * USD);
+}
