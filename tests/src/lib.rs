@@ -11,5 +11,8 @@ pub mod process;
 pub mod stack;
 pub mod wait;
 
-pub use stack::{deny_reason, IssuedKey, Stack, StackOptions, STRIPE_KEY};
+pub use stack::{
+    deny_reason, IssuedKey, Stack, StackOptions, RESEND_KEY, STRIPE_KEY, TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+};
 pub use wait::wait_until;

@@ -10,6 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 pub const STRIPE_KEY: &str = "sk_test_keybrake_e2e";
+pub const TWILIO_ACCOUNT_SID: &str = "ACe2e00000000000000000000000000000";
+pub const TWILIO_AUTH_TOKEN: &str = "e2etwilioauthtoken00000000000000";
+pub const RESEND_KEY: &str = "re_keybrake_e2e";
 const STARTUP: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
@@ -52,6 +55,8 @@ pub struct Stack {
     pub dataplane_token: String,
     pub cp_port: u16,
     pub stripe_port: u16,
+    pub twilio_port: u16,
+    pub resend_port: u16,
     pub http: reqwest::Client,
     pub dir: TempDir,
 }
@@ -84,13 +89,23 @@ impl Stack {
             .build()
             .unwrap();
 
-        let stripe_port = free_port();
+        let (stripe_port, twilio_port, resend_port) = (free_port(), free_port(), free_port());
         let mut mock_cmd = Command::new(paths::bin("keybrake-mock-vendors"));
         mock_cmd
             .arg("--stripe-listen")
             .arg(format!("127.0.0.1:{stripe_port}"))
             .arg("--stripe-key")
-            .arg(STRIPE_KEY);
+            .arg(STRIPE_KEY)
+            .arg("--twilio-listen")
+            .arg(format!("127.0.0.1:{twilio_port}"))
+            .arg("--twilio-account-sid")
+            .arg(TWILIO_ACCOUNT_SID)
+            .arg("--twilio-auth-token")
+            .arg(TWILIO_AUTH_TOKEN)
+            .arg("--resend-listen")
+            .arg(format!("127.0.0.1:{resend_port}"))
+            .arg("--resend-key")
+            .arg(RESEND_KEY);
         let mocks = Proc::spawn("mock-vendors", mock_cmd, &dir.0);
 
         let cp_port = free_port();
@@ -106,30 +121,45 @@ impl Stack {
             dataplane_token,
             cp_port,
             stripe_port,
+            twilio_port,
+            resend_port,
             http,
             dir,
         };
         stack.wait_control_plane().await;
-        let mock_url = format!("http://127.0.0.1:{stripe_port}/__mock/requests");
-        let http = stack.http.clone();
-        wait_until(STARTUP, "the mock Stripe", || {
-            let (http, url) = (http.clone(), mock_url.clone());
-            async move {
-                http.get(url)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            }
-        })
-        .await;
-        let r = stack
-            .admin_put(
-                "/vendors/stripe/credentials",
-                json!({ "api_key": STRIPE_KEY }),
-            )
+        for port in [stripe_port, twilio_port, resend_port] {
+            let url = format!("http://127.0.0.1:{port}/__mock/requests");
+            let http = stack.http.clone();
+            wait_until(STARTUP, "the mock vendors", || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    http.get(url)
+                        .send()
+                        .await
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                }
+            })
             .await;
-        assert_eq!(r.0, 200, "registering the mock's Stripe key: {}", r.1);
+        }
+        let credentials = [
+            ("stripe", json!({ "api_key": STRIPE_KEY })),
+            (
+                "twilio",
+                json!({ "account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN }),
+            ),
+            ("resend", json!({ "api_key": RESEND_KEY })),
+        ];
+        for (vendor, body) in credentials {
+            let r = stack
+                .admin_put(&format!("/vendors/{vendor}/credentials"), body)
+                .await;
+            assert_eq!(
+                r.0, 200,
+                "registering the mock's {vendor} credential: {}",
+                r.1
+            );
+        }
 
         for i in 0..opts.gateways {
             let gw = stack.spawn_gateway(&format!("gw-{i}"), &opts);
@@ -168,8 +198,8 @@ impl Stack {
             .replace("{{ADMIN_PORT}}", &admin_port.to_string())
             .replace("{{CONTROL_PLANE_PORT}}", &self.cp_port.to_string())
             .replace("{{STRIPE_PORT}}", &self.stripe_port.to_string())
-            .replace("{{TWILIO_PORT}}", &free_port().to_string())
-            .replace("{{RESEND_PORT}}", &free_port().to_string())
+            .replace("{{TWILIO_PORT}}", &self.twilio_port.to_string())
+            .replace("{{RESEND_PORT}}", &self.resend_port.to_string())
             .replace("{{WASM_PATH}}", &paths::wasm().display().to_string())
             .replace("{{ACCESS_LOG_PATH}}", &access_log.display().to_string())
             .replace("{{GATEWAY_ID}}", id);
