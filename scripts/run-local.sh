@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the local keybrake stack in the foreground (what `make run` runs):
-#   mock vendors   127.0.0.1:12111 (Stripe)   [Twilio :12112, Resend :12113 to come]
+#   mock vendors   127.0.0.1:12111 (Stripe), :12112 (Twilio), :12113 (Resend)
 #   control plane  127.0.0.1:8484
 #   Envoy          127.0.0.1:10000, admin 127.0.0.1:9901
 # and registers the mocks' credentials with the control plane. Ctrl-C stops all of it.
@@ -25,6 +25,11 @@ STRIPE_PORT=12111
 TWILIO_PORT=12112
 RESEND_PORT=12113
 STARTUP_DEADLINE_SECS=30
+# The mocks accept only these; the control plane holds them as the "real" vendor credentials.
+MOCK_STRIPE_KEY=sk_test_keybrake_mock
+MOCK_TWILIO_ACCOUNT_SID=ACkeybrakemock00000000000000000000
+MOCK_TWILIO_AUTH_TOKEN=keybrakemocktwilioauthtoken00000
+MOCK_RESEND_KEY=re_keybrake_mock
 
 keybrake_bin="$repo_root/target/debug/keybrake"
 mock_bin="$repo_root/target/debug/keybrake-mock-vendors"
@@ -147,11 +152,14 @@ done
 
 mock_log="$data_dir/mock-vendors.log"
 say "starting mock vendors (log: $mock_log)"
-# Twilio and Resend: add their --twilio-* / --resend-* flags here once the mocks have them,
-# and register their credentials below.
 start mock-vendors "$mock_log" "$mock_bin" \
-    --stripe-listen "127.0.0.1:$STRIPE_PORT" --stripe-key sk_test_keybrake_mock
-wait_tcp mock-vendors "${pids[-1]}" "$mock_log" "$STRIPE_PORT"
+    --stripe-listen "127.0.0.1:$STRIPE_PORT" --stripe-key "$MOCK_STRIPE_KEY" \
+    --twilio-listen "127.0.0.1:$TWILIO_PORT" --twilio-account-sid "$MOCK_TWILIO_ACCOUNT_SID" \
+    --twilio-auth-token "$MOCK_TWILIO_AUTH_TOKEN" \
+    --resend-listen "127.0.0.1:$RESEND_PORT" --resend-key "$MOCK_RESEND_KEY"
+for port in "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"; do
+    wait_tcp mock-vendors "${pids[-1]}" "$mock_log" "$port"
+done
 
 # === Control plane ===
 
@@ -177,12 +185,15 @@ else
 fi
 
 say "registering the mock vendors' credentials"
-curl -fsS -o /dev/null -X PUT "$control_plane_url/vendors/stripe/credentials" \
-    -H "Authorization: Bearer $admin_key" -H 'content-type: application/json' \
-    -d '{"api_key":"sk_test_keybrake_mock"}' ||
-    die "could not register the Stripe mock's credential with the control plane"
-# Twilio and Resend credentials go here, e.g. PUT /vendors/twilio/credentials with
-# {"account_sid","auth_token"} and PUT /vendors/resend/credentials with {"api_key"}.
+register() {
+    local vendor=$1 body=$2
+    curl -fsS -o /dev/null -X PUT "$control_plane_url/vendors/$vendor/credentials" \
+        -H "Authorization: Bearer $admin_key" -H 'content-type: application/json' -d "$body" ||
+        die "could not register the $vendor mock's credential with the control plane"
+}
+register stripe "{\"api_key\":\"$MOCK_STRIPE_KEY\"}"
+register twilio "{\"account_sid\":\"$MOCK_TWILIO_ACCOUNT_SID\",\"auth_token\":\"$MOCK_TWILIO_AUTH_TOKEN\"}"
+register resend "{\"api_key\":\"$MOCK_RESEND_KEY\"}"
 
 # === Envoy ===
 
@@ -212,6 +223,8 @@ keybrake is running. Ctrl-C stops all of it.
   gateway        http://127.0.0.1:$LISTEN_PORT  (/stripe/..., /twilio/..., /resend/...)
   Envoy admin    http://127.0.0.1:$ADMIN_PORT
   mock Stripe    http://127.0.0.1:$STRIPE_PORT  (GET /__mock/requests shows what it received)
+  mock Twilio    http://127.0.0.1:$TWILIO_PORT
+  mock Resend    http://127.0.0.1:$RESEND_PORT
 
   admin key      $admin_key_source
   access log     $access_log
