@@ -1,0 +1,144 @@
+//! Resend's cost rules: every `to`, `cc` and `bcc` address of an email is one email at the
+//! operator's per-email price; a batch is the sum of its emails. The response carries no price,
+//! so the request's count stands.
+
+use super::{CostError, Estimate, Settlement};
+use crate::prices::ResendPrices;
+use serde_json::Value;
+
+/// Most emails Resend takes in one batch.
+const MAX_BATCH: usize = 100;
+
+pub fn is_costed(method: &str, path: &[String]) -> bool {
+    method.eq_ignore_ascii_case("POST") && (path == ["emails"] || path == ["emails", "batch"])
+}
+
+fn addresses(v: Option<&Value>) -> Result<u64, CostError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(1),
+        Some(Value::Array(a)) => {
+            if a.iter()
+                .all(|x| x.as_str().is_some_and(|s| !s.trim().is_empty()))
+            {
+                Ok(u64::try_from(a.len()).unwrap_or(u64::MAX))
+            } else {
+                Err(CostError::Unpriceable(
+                    "recipients must be email address strings",
+                ))
+            }
+        }
+        Some(_) => Err(CostError::Unpriceable(
+            "recipients must be email address strings",
+        )),
+    }
+}
+
+fn recipients(email: &Value) -> Result<u64, CostError> {
+    let Value::Object(o) = email else {
+        return Err(CostError::Unpriceable("an email must be a JSON object"));
+    };
+    Ok(addresses(o.get("to"))? + addresses(o.get("cc"))? + addresses(o.get("bcc"))?)
+}
+
+pub fn estimate(
+    method: &str,
+    path: &[String],
+    body: &[u8],
+    prices: &ResendPrices,
+) -> Result<Estimate, CostError> {
+    if !is_costed(method, path) {
+        return Ok(Estimate::Free);
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| CostError::Unpriceable("the body must be JSON"))?;
+    let count = if path.len() == 2 {
+        let Value::Array(emails) = &v else {
+            return Err(CostError::Unpriceable("a batch must be a JSON array"));
+        };
+        if emails.len() > MAX_BATCH {
+            return Err(CostError::Unpriceable("a batch holds at most 100 emails"));
+        }
+        emails
+            .iter()
+            .map(recipients)
+            .try_fold(0u64, |acc, n| n.map(|n| acc.saturating_add(n)))?
+    } else {
+        recipients(&v)?
+    };
+    Ok(Estimate::Reserve(count.saturating_mul(prices.email_micros)))
+}
+
+pub fn settle(status: u32) -> Settlement {
+    match status {
+        400..=499 => Settlement::NoCharge,
+        _ => Settlement::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates() {
+        let p = ResendPrices::default();
+        let emails = vec!["emails".to_owned()];
+        let batch = vec!["emails".to_owned(), "batch".to_owned()];
+        let many = serde_json::to_string(&vec![serde_json::json!({"to": "a@x.y"}); 101]).unwrap();
+        let cases: Vec<(&str, &[String], String, Result<Estimate, CostError>)> = vec![
+            (
+                "one to",
+                &emails,
+                r#"{"from":"a@x.y","to":"b@x.y","subject":"s"}"#.into(),
+                Ok(Estimate::Reserve(900)),
+            ),
+            (
+                "to cc bcc all count",
+                &emails,
+                r#"{"to":["a@x.y","b@x.y"],"cc":"c@x.y","bcc":["d@x.y"]}"#.into(),
+                Ok(Estimate::Reserve(3_600)),
+            ),
+            (
+                "batch sums",
+                &batch,
+                r#"[{"to":"a@x.y"},{"to":["b@x.y","c@x.y"]}]"#.into(),
+                Ok(Estimate::Reserve(2_700)),
+            ),
+            (
+                "batch too big",
+                &batch,
+                many,
+                Err(CostError::Unpriceable("a batch holds at most 100 emails")),
+            ),
+            (
+                "not json",
+                &emails,
+                "to=a@x.y".into(),
+                Err(CostError::Unpriceable("the body must be JSON")),
+            ),
+            (
+                "bad recipient",
+                &emails,
+                r#"{"to":[1]}"#.into(),
+                Err(CostError::Unpriceable(
+                    "recipients must be email address strings",
+                )),
+            ),
+            (
+                "batch not array",
+                &batch,
+                r#"{"to":"a@x.y"}"#.into(),
+                Err(CostError::Unpriceable("a batch must be a JSON array")),
+            ),
+        ];
+        for (name, path, body, want) in cases {
+            assert_eq!(
+                estimate("POST", path, body.as_bytes(), &p),
+                want,
+                "case {name}"
+            );
+        }
+        assert_eq!(estimate("GET", &emails, b"", &p), Ok(Estimate::Free));
+    }
+}
