@@ -114,6 +114,18 @@ impl LeaseRow {
         true
     }
 
+    /// How much of `want` is still wanted. `want` counts from the lease the instance reported;
+    /// grants it had not applied when it asked (concurrent requests of its other workers)
+    /// already cover part of it. Without this, a request sized against an older lease is
+    /// refused for lack of room that it does not need, and that room stays unused.
+    /// Figures under a sequence this row never granted count for nothing.
+    pub fn still_wanted(&self, usage: &KeyUsage, want: u64) -> u64 {
+        if usage.seq > self.seq {
+            return want;
+        }
+        want.saturating_sub(self.granted.saturating_sub(usage.lease_micros))
+    }
+
     /// What this row takes from the cap: the lease, or the spend when settling went past it.
     pub fn committed(&self) -> u64 {
         self.granted.max(self.spent)
@@ -245,6 +257,31 @@ mod tests {
             let mut r = row;
             assert_eq!(r.absorb(&u), u.seq <= row.seq, "case {name}");
             assert_eq!(r, want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn still_wanted_table() {
+        let row = LeaseRow {
+            granted: 100,
+            seq: 3,
+            spent: 40,
+            reserved: 10,
+        };
+        let cases = [
+            (
+                "asked against the current lease",
+                usage(100, 3, 40, 10),
+                30,
+                30,
+            ),
+            ("a newer grant covers part", usage(80, 2, 40, 10), 30, 10),
+            ("a newer grant covers all", usage(60, 2, 40, 10), 30, 0),
+            ("another day's record", usage(500, 4, 90, 0), 30, 30),
+            ("a report above the lease", usage(150, 3, 40, 10), 30, 30),
+        ];
+        for (name, u, want, still) in cases {
+            assert_eq!(row.still_wanted(&u, want), still, "case {name}");
         }
     }
 

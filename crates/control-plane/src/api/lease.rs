@@ -57,7 +57,7 @@ pub async fn lease(
     };
     let counters = &state.counters;
     let deadline = Instant::now() + state.reclaim_wait;
-    let mut usage = Some(req.usage);
+    let mut absorb = true;
     let mut reclaiming = false;
     loop {
         // Armed before the step, so a report landing during it still wakes the wait below.
@@ -69,7 +69,8 @@ pub async fn lease(
             key_id: key_id.clone(),
             day,
             instance: instance.clone(),
-            usage: usage.take(),
+            usage: req.usage.clone(),
+            absorb: std::mem::take(&mut absorb),
             want: req.want_micros,
             now_ms: now,
             live_since_ms: state.live_since_ms(now),

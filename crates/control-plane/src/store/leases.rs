@@ -18,9 +18,11 @@ pub struct LeaseAsk {
     /// Today (the handler refuses any other day).
     pub day: u32,
     pub instance: Instance,
-    /// The instance's record as reported; `None` on a re-check after a wait (taken in already).
-    pub usage: Option<KeyUsage>,
-    /// At most [`crate::leases::MAX_FIGURE`].
+    /// The instance's record as reported.
+    pub usage: KeyUsage,
+    /// Whether to take `usage` in: false on a re-check after a wait (taken in already).
+    pub absorb: bool,
+    /// Room wanted beyond `usage`'s lease. At most [`crate::leases::MAX_FIGURE`].
     pub want: u64,
     pub now_ms: u64,
     /// Instances seen at or after this instant are live.
@@ -172,21 +174,20 @@ fn lease_step(conn: &mut Connection, ask: &LeaseAsk) -> Result<LeaseOutcome, Sto
 fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, StoreError> {
     let (key_id, instance) = (ask.key_id.as_str(), ask.instance.id.as_str());
     let mut row = load(conn, key_id, ask.day, instance)?.unwrap_or_default();
-    if let Some(usage) = &ask.usage {
-        if !row.absorb(usage) {
-            tracing::debug!(
-                key_id,
-                instance,
-                seq = usage.seq,
-                "ignored figures under a sequence never granted"
-            );
-        }
+    if ask.absorb && !row.absorb(&ask.usage) {
+        tracing::debug!(
+            key_id,
+            instance,
+            seq = ask.usage.seq,
+            "ignored figures under a sequence never granted"
+        );
     }
+    let want = row.still_wanted(&ask.usage, ask.want);
     let others = others(conn, key_id, ask.day, instance, ask.live_since_ms)?;
     // Spend past a lease (settling above the reservation) takes from the cap like a lease: the
     // total is of `max(granted, spent)`, and a grant grows from there, so that it covers `want`.
     let total = others.committed.saturating_add(row.committed());
-    let sized = size_grant(cap, total, row.committed(), ask.want, others.live + 1);
+    let sized = size_grant(cap, total, row.committed(), want, others.live + 1);
     let outcome = match sized {
         Some(lease) => {
             row.granted = lease;

@@ -272,3 +272,21 @@ async fn spend_past_a_lease_takes_from_the_cap_and_the_next_grant_covers_want() 
     let (spent, leased, remaining) = money(&app, &key).await;
     assert_eq!(spent + leased + remaining, 100 * USD);
 }
+
+#[tokio::test]
+async fn a_request_sized_against_an_older_lease_counts_the_newer_grants() {
+    // Two workers of one instance ask at once from the same record: the second's `want`
+    // counts from the lease before the first's grant, which already covers it.
+    let app = TestApp::new().await;
+    let key = key_with_cap(&app, 100).await;
+    let before = Gw::new("inst-a", &key);
+    let mut first = before.clone();
+    let g1 = first.ask(&app, 95 * USD).await;
+    assert!(100 * USD - g1.lease_micros < 4 * USD);
+    let mut second = before.clone();
+    let g2 = second.ask(&app, 4 * USD).await;
+    assert_eq!(g2.seq, 2, "granted, not refused: {g2:?}");
+    assert!(g2.lease_micros >= g1.lease_micros);
+    assert!(g2.lease_micros <= 100 * USD);
+    assert_eq!(metric(&app, "keybrake_lease_denials_total").await, 0);
+}
