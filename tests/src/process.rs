@@ -68,13 +68,24 @@ impl Drop for Proc {
     }
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, and never handed out before in this test process (the
+/// OS may return a just-released port again, and stacks start in parallel).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap();
+    let given = given.get_or_insert_with(HashSet::new);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A fresh directory under the system temp dir, removed on drop unless the test failed.
