@@ -390,21 +390,23 @@ impl Stack {
 
     /// Every request the mock Stripe received, as JSON.
     pub async fn stripe_requests(&self) -> Vec<Value> {
-        let url = format!("http://127.0.0.1:{}/__mock/requests", self.stripe_port);
-        let v: Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v.as_array().cloned().unwrap_or_default()
+        self.mock_requests(self.stripe_port).await
     }
 
     pub async fn clear_stripe_requests(&self) {
-        let url = format!("http://127.0.0.1:{}/__mock/requests", self.stripe_port);
+        self.clear_mock_requests(self.stripe_port).await;
+    }
+
+    /// Every request the mock on `port` received, as JSON.
+    pub async fn mock_requests(&self, port: u16) -> Vec<Value> {
+        let url = format!("http://127.0.0.1:{port}/__mock/requests");
+        let r = self.http.get(url).send().await.unwrap();
+        let v: Value = r.json().await.unwrap();
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn clear_mock_requests(&self, port: u16) {
+        let url = format!("http://127.0.0.1:{port}/__mock/requests");
         self.http.delete(url).send().await.unwrap();
     }
 
