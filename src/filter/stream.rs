@@ -279,8 +279,7 @@ impl Stream {
             return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
         let record = ledger::read(&Shared, &costed.key_id).unwrap_or_default();
-        let mut usage = KeyUsage::from_record(&costed.key_id, &record);
-        usage.day = costed.day;
+        let usage = KeyUsage::for_day(&costed.key_id, &record, costed.day);
         let request = LeaseRequest {
             gateway: info.gateway.clone(),
             instance: info.instance.clone(),

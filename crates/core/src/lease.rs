@@ -72,6 +72,22 @@ pub struct UsageAnswer {
 }
 
 impl KeyUsage {
+    /// The record's figures for `day`: a record still counting an earlier day has spent and
+    /// been granted nothing today yet, and only its calls in flight carry over.
+    pub fn for_day(key_id: &str, r: &BudgetRecord, day: u32) -> Self {
+        if r.day >= day {
+            return Self::from_record(key_id, r);
+        }
+        Self {
+            key_id: key_id.to_owned(),
+            day,
+            lease_micros: 0,
+            seq: 0,
+            spent_micros: 0,
+            reserved_micros: r.reserved,
+        }
+    }
+
     pub fn from_record(key_id: &str, r: &BudgetRecord) -> Self {
         Self {
             key_id: key_id.to_owned(),
@@ -110,6 +126,32 @@ pub fn size_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_for_a_new_day_starts_from_zero() {
+        let r = BudgetRecord {
+            day: 9,
+            lease: 500,
+            grant_seq: 4,
+            spent: 300,
+            reserved: 20,
+        };
+        assert_eq!(
+            KeyUsage::for_day("k", &r, 9),
+            KeyUsage::from_record("k", &r)
+        );
+        let next = KeyUsage::for_day("k", &r, 10);
+        assert_eq!(
+            (
+                next.day,
+                next.lease_micros,
+                next.seq,
+                next.spent_micros,
+                next.reserved_micros
+            ),
+            (10, 0, 0, 0, 20)
+        );
+    }
 
     #[test]
     fn grant_sizing_table() {

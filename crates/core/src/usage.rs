@@ -5,21 +5,27 @@ use crate::lease::{KeyUsage, UsageAnswer, UsageReport};
 use crate::ledger::BudgetRecord;
 use std::collections::{BTreeSet, HashMap};
 
-/// How often used keys are reported.
+/// How often active keys are reported.
 pub const REPORT_INTERVAL_MS: u64 = 250;
 /// A key with no call for this long offers its unused lease back.
 pub const IDLE_AFTER_MS: u64 = 2_000;
 /// Most keys in one report.
 pub const MAX_KEYS_PER_REPORT: usize = 1_000;
+/// A report goes out at least this often, so the control plane knows the instance is alive.
+pub const HEARTBEAT_MS: u64 = 5_000;
 
 #[derive(Debug, Default)]
 pub struct UsageTracker {
     /// Keys whose record changed since they were last reported.
     dirty: BTreeSet<String>,
-    /// Last call per key, for idleness. Keys leave once offered back.
+    /// Last call per key, for idleness. Keys leave once offered back. While a key is here its
+    /// record goes into every report, so the control plane can ask for its unused lease when
+    /// another gateway is short.
     last_activity: HashMap<String, u64>,
     in_flight: Option<Vec<String>>,
     next_report_at_ms: u64,
+    /// `None` until the first report: that one announces the instance.
+    last_report_at_ms: Option<u64>,
 }
 
 impl UsageTracker {
@@ -30,9 +36,12 @@ impl UsageTracker {
     }
 
     pub fn report_due(&self, now_ms: u64) -> bool {
+        let heartbeat = self
+            .last_report_at_ms
+            .is_none_or(|at| now_ms >= at.saturating_add(HEARTBEAT_MS));
         self.in_flight.is_none()
             && now_ms >= self.next_report_at_ms
-            && (!self.dirty.is_empty() || !self.idle_keys(now_ms).is_empty())
+            && (!self.dirty.is_empty() || !self.last_activity.is_empty() || heartbeat)
     }
 
     fn idle_keys(&self, now_ms: u64) -> Vec<String> {
@@ -40,11 +49,12 @@ impl UsageTracker {
             .iter()
             .filter(|(_, t)| now_ms.saturating_sub(**t) >= IDLE_AFTER_MS)
             .map(|(k, _)| k.clone())
+            .take(MAX_KEYS_PER_REPORT)
             .collect()
     }
 
     /// Builds the next report from the keys' records (`read` gives `None` for a key without
-    /// one, which is then skipped).
+    /// one, which is then skipped): changed keys, active keys, and idle keys offered back.
     pub fn build_report(
         &mut self,
         now_ms: u64,
@@ -52,30 +62,31 @@ impl UsageTracker {
         instance: &str,
         mut read: impl FnMut(&str) -> Option<BudgetRecord>,
     ) -> UsageReport {
-        let mut keys = Vec::new();
-        let mut sent = Vec::new();
-        let idle: Vec<String> = self.idle_keys(now_ms);
-        for key_id in self
+        let idle = self.idle_keys(now_ms);
+        let mut sent: BTreeSet<String> = BTreeSet::new();
+        let candidates = self
             .dirty
             .iter()
             .chain(idle.iter())
-            .take(MAX_KEYS_PER_REPORT)
-        {
-            if sent.contains(key_id) {
-                continue;
+            .chain(self.last_activity.keys());
+        for key_id in candidates {
+            if sent.len() >= MAX_KEYS_PER_REPORT {
+                break;
             }
-            if let Some(r) = read(key_id) {
-                keys.push(KeyUsage::from_record(key_id, &r));
-            }
-            sent.push(key_id.clone());
+            sent.insert(key_id.clone());
         }
+        let keys = sent
+            .iter()
+            .filter_map(|k| read(k).map(|r| KeyUsage::from_record(k, &r)))
+            .collect();
         for k in &sent {
             self.dirty.remove(k);
         }
         for k in &idle {
             self.last_activity.remove(k);
         }
-        self.in_flight = Some(sent);
+        self.last_report_at_ms = Some(now_ms);
+        self.in_flight = Some(sent.into_iter().collect());
         UsageReport {
             gateway: gateway.to_owned(),
             instance: instance.to_owned(),
@@ -123,31 +134,60 @@ mod tests {
         })
     }
 
-    #[test]
-    fn used_keys_are_reported_once_then_again_only_when_used() {
+    fn announced() -> UsageTracker {
         let mut t = UsageTracker::default();
-        assert!(!t.report_due(0));
-        t.touched("a".into(), 0);
+        assert!(t.report_due(0), "the first report announces the instance");
+        let r = t.build_report(0, "gw", "i1", |_| rec(0));
+        assert!(r.keys.is_empty());
+        t.on_answer(0, Some(UsageAnswer::default()));
+        t
+    }
+
+    #[test]
+    fn active_keys_are_reported_every_interval_until_idle() {
+        let mut t = announced();
+        assert!(!t.report_due(1), "nothing to say yet");
         t.touched("a".into(), 1);
-        assert!(t.report_due(1));
-        let r = t.build_report(1, "gw", "i1", |_| rec(10));
+        t.touched("a".into(), 2);
+        assert!(t.report_due(REPORT_INTERVAL_MS));
+        let r = t.build_report(REPORT_INTERVAL_MS, "gw", "i1", |_| rec(10));
         assert_eq!(r.keys.len(), 1);
-        assert!(!t.report_due(1), "one report in flight at a time");
-        assert!(t.on_answer(2, Some(UsageAnswer::default())).is_empty());
-        assert!(!t.report_due(2 + REPORT_INTERVAL_MS), "nothing new to say");
+        assert!(
+            !t.report_due(REPORT_INTERVAL_MS),
+            "one report in flight at a time"
+        );
+        assert!(t
+            .on_answer(REPORT_INTERVAL_MS, Some(UsageAnswer::default()))
+            .is_empty());
+        // Still active: reported again, so the control plane can ask for its lease.
+        assert!(t.report_due(2 * REPORT_INTERVAL_MS));
+        let r = t.build_report(2 * REPORT_INTERVAL_MS, "gw", "i1", |_| rec(10));
+        assert_eq!(r.keys.len(), 1);
+        assert!(r.idle.is_empty());
+    }
+
+    #[test]
+    fn a_quiet_instance_still_sends_a_heartbeat() {
+        let t = announced();
+        assert!(!t.report_due(HEARTBEAT_MS - 1));
+        assert!(t.report_due(HEARTBEAT_MS));
     }
 
     #[test]
     fn failed_reports_are_retried_and_releases_reported_at_once() {
-        let mut t = UsageTracker::default();
+        let mut t = announced();
         t.touched("a".into(), 0);
-        t.build_report(0, "gw", "i1", |_| rec(10));
-        t.on_answer(0, None);
+        t.build_report(REPORT_INTERVAL_MS, "gw", "i1", |_| rec(10));
+        t.on_answer(REPORT_INTERVAL_MS, None);
         assert!(
-            t.report_due(REPORT_INTERVAL_MS * 4),
+            !t.report_due(REPORT_INTERVAL_MS * 2),
+            "a failed report backs off"
+        );
+        assert!(
+            t.report_due(REPORT_INTERVAL_MS * 5),
             "the key is reported again"
         );
-        t.build_report(REPORT_INTERVAL_MS * 4, "gw", "i1", |_| rec(10));
+        t.build_report(REPORT_INTERVAL_MS * 5, "gw", "i1", |_| rec(10));
         let release = t.on_answer(
             1_000,
             Some(UsageAnswer {
@@ -160,14 +200,17 @@ mod tests {
 
     #[test]
     fn idle_keys_are_offered_back_once() {
-        let mut t = UsageTracker::default();
+        let mut t = announced();
         t.touched("a".into(), 0);
-        t.build_report(0, "gw", "i1", |_| rec(1));
-        t.on_answer(0, Some(UsageAnswer::default()));
+        t.build_report(REPORT_INTERVAL_MS, "gw", "i1", |_| rec(1));
+        t.on_answer(REPORT_INTERVAL_MS, Some(UsageAnswer::default()));
         assert!(t.report_due(IDLE_AFTER_MS));
         let r = t.build_report(IDLE_AFTER_MS, "gw", "i1", |_| rec(1));
         assert_eq!(r.idle, vec!["a".to_owned()]);
         t.on_answer(IDLE_AFTER_MS, Some(UsageAnswer::default()));
-        assert!(!t.report_due(IDLE_AFTER_MS * 3), "offered once");
+        assert!(
+            !t.report_due(IDLE_AFTER_MS + REPORT_INTERVAL_MS),
+            "offered once, then quiet"
+        );
     }
 }
