@@ -3,9 +3,11 @@
 //! a [`stream::Stream`].
 
 mod fields;
+mod metrics;
 mod stream;
 
 use crate::host::{self, Shared};
+use keybrake_core::audit::AUDIT_QUEUE;
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::ledger;
 use keybrake_core::snapshot::{PolicyIndex, Snapshot, SyncStatus, SHARED_SNAPSHOT_KEY};
@@ -27,6 +29,8 @@ pub struct VmState {
     dataplane: Option<DataplaneInfo>,
     vm_id: String,
     queue: Option<u32>,
+    audit_queue: Option<u32>,
+    metrics: metrics::Metrics,
     /// Settlements that met contention: `(key_id, reserved, actual)`, retried on later requests.
     pending_settlements: Vec<(String, u64, u64)>,
 }
@@ -48,6 +52,8 @@ impl FilterRoot {
                 dataplane: None,
                 vm_id,
                 queue: None,
+                audit_queue: None,
+                metrics: metrics::Metrics::define(),
                 pending_settlements: Vec::new(),
             })),
         })
@@ -110,6 +116,19 @@ impl VmState {
             if !host::enqueue(q, key_id.as_bytes()) {
                 self.queue = None;
             }
+        }
+    }
+
+    /// Hands a call's audit record to the sync service; a record the queue refuses is counted.
+    fn audit(&mut self, record: &[u8]) {
+        if self.audit_queue.is_none() {
+            self.audit_queue = host::resolve_queue(&self.vm_id, AUDIT_QUEUE);
+        }
+        let sent = self.audit_queue.is_some_and(|q| host::enqueue(q, record));
+        if !sent {
+            self.audit_queue = None;
+            self.metrics.audit_dropped();
+            log::warn!("keybrake: an audit record could not be queued; it is in the access log");
         }
     }
 

@@ -25,6 +25,20 @@ pub fn property_string(name: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The status the client received (`response.code`), 0 when there was none.
+pub fn response_code() -> u16 {
+    hostcalls::get_property(vec!["response", "code"])
+        .ok()
+        .flatten()
+        .and_then(|b| {
+            b.get(..8)
+                .and_then(|s| s.try_into().ok())
+                .map(i64::from_le_bytes)
+        })
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(0)
+}
+
 pub fn start_ticks(period: Duration) {
     if let Err(e) = hostcalls::set_tick_period(period) {
         log::error!("keybrake: cannot start the tick timer: {e:?}");

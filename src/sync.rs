@@ -2,13 +2,17 @@
 //! snapshot, creates the budget records of new keys, and reports their usage back.
 
 use crate::host::{self, Shared};
+use keybrake_core::audit::{AuditAck, AUDIT_PATH, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, SyncConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::key::random_hex;
 use keybrake_core::lease::{UsageAnswer, USAGE_PATH};
 use keybrake_core::ledger::{self, day_of};
+use keybrake_core::outbox::Outbox;
 use keybrake_core::snapshot::{SHARED_SNAPSHOT_KEY, SHARED_STATUS_KEY};
 use keybrake_core::sync::{SyncEffect, SyncState};
 use keybrake_core::usage::UsageTracker;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MetricType;
 use std::time::Duration;
 
 /// How often the service checks whether a poll or a report is due.
@@ -23,6 +27,11 @@ pub struct SyncService {
     poll_in_flight: Option<u32>,
     report_in_flight: Option<u32>,
     queue: Option<u32>,
+    audit_queue: Option<u32>,
+    outbox: Outbox,
+    audit_in_flight: Option<u32>,
+    /// Counters `keybrake.audit.dropped` and gauge `keybrake.audit.buffered`.
+    audit_metrics: Option<(u32, u32)>,
 }
 
 impl SyncService {
@@ -49,7 +58,12 @@ impl SyncService {
             gateway: config.gateway_id.clone(),
             instance,
         };
+        let outbox = Outbox::new(config.audit_buffer_records, config.audit_batch_records);
         Ok(Self {
+            outbox,
+            audit_queue: None,
+            audit_in_flight: None,
+            audit_metrics: None,
             config,
             info,
             state: SyncState::default(),
@@ -68,6 +82,14 @@ impl SyncService {
     pub fn start(&mut self) {
         if self.queue.is_none() {
             self.queue = host::register_queue(USAGE_QUEUE);
+        }
+        if self.audit_queue.is_none() {
+            self.audit_queue = host::register_queue(AUDIT_QUEUE);
+        }
+        if self.audit_metrics.is_none() {
+            let dropped = hostcalls::define_metric(MetricType::Counter, "keybrake.audit.dropped");
+            let buffered = hostcalls::define_metric(MetricType::Gauge, "keybrake.audit.buffered");
+            self.audit_metrics = dropped.ok().zip(buffered.ok());
         }
         match serde_json::to_vec(&self.info) {
             Ok(bytes) => {
@@ -93,12 +115,66 @@ impl SyncService {
         if self.usage.report_due(now) {
             self.report(now);
         }
+        self.drain_audit();
+        if self.outbox.send_due(now) {
+            self.ship_audit(now);
+        }
     }
 
     /// Workers name keys whose record changed; the queue is drained on ticks and on wake-ups.
     pub fn on_queue_ready(&mut self, queue: u32) {
         if Some(queue) == self.queue {
             self.drain_queue(host::now_ms());
+        } else if Some(queue) == self.audit_queue {
+            self.drain_audit();
+            let now = host::now_ms();
+            if self.outbox.send_due(now) {
+                self.ship_audit(now);
+            }
+        }
+    }
+
+    /// Numbers the workers' audit records into the outbox; what it cannot keep is counted.
+    fn drain_audit(&mut self) {
+        let Some(queue) = self.audit_queue else {
+            return;
+        };
+        let mut dropped = 0;
+        while let Some(record) = host::dequeue(queue) {
+            if !self.outbox.push(record) {
+                dropped += 1;
+            }
+        }
+        if let Some((dropped_id, buffered_id)) = self.audit_metrics {
+            if dropped > 0 {
+                let _ = hostcalls::increment_metric(dropped_id, dropped);
+                log::warn!("keybrake sync: audit buffer full, {dropped} records dropped (they are in the access log)");
+            }
+            let _ = hostcalls::record_metric(
+                buffered_id,
+                u64::try_from(self.outbox.len()).unwrap_or(u64::MAX),
+            );
+        }
+    }
+
+    fn ship_audit(&mut self, now: u64) {
+        let body = self
+            .outbox
+            .build_batch(now, &self.info.gateway, &self.info.instance);
+        let timeout = Duration::from_millis(self.config.audit_timeout_ms);
+        match host::dispatch(
+            &self.config.cluster,
+            &self.config.authority,
+            AUDIT_PATH,
+            &self.info.token,
+            Some(&body),
+            timeout,
+        ) {
+            Ok(token) => self.audit_in_flight = Some(token),
+            Err(e) => {
+                log::warn!("keybrake sync: cannot send audit records: {e:?}");
+                self.outbox.on_answer(now, self.config.retry_ms, None);
+            }
         }
     }
 
@@ -171,6 +247,22 @@ impl SyncService {
         } else if self.report_in_flight == Some(token) {
             self.report_in_flight = None;
             self.on_report_answer(num_headers, body_size);
+        } else if self.audit_in_flight == Some(token) {
+            self.audit_in_flight = None;
+            let (status, body) = host::call_answer(num_headers, body_size);
+            let ack = (status == 200)
+                .then(|| serde_json::from_slice::<AuditAck>(&body).ok())
+                .flatten();
+            if ack.is_none() {
+                log::warn!(
+                    "keybrake sync: audit batch not acknowledged (status {status}); will resend"
+                );
+            }
+            let now = host::now_ms();
+            self.outbox.on_answer(now, self.config.retry_ms, ack);
+            if self.outbox.send_due(now) && !self.outbox.is_empty() {
+                self.ship_audit(now);
+            }
         }
     }
 

@@ -7,7 +7,8 @@
 //!
 //! No `RefCell` borrow of the VM state is held across a host call that could re-enter.
 
-use super::{fields, VmState};
+use super::fields::CallLog;
+use super::VmState;
 use crate::host::{self, Shared};
 use keybrake_core::body;
 use keybrake_core::cost::{self, Estimate, Settlement, MAX_RESPONSE_BODY};
@@ -28,6 +29,7 @@ const MAX_LEASE_ATTEMPTS: u8 = 4;
 pub struct Stream {
     vm: Rc<RefCell<VmState>>,
     phase: Phase,
+    log: CallLog,
 }
 
 enum Phase {
@@ -89,23 +91,23 @@ impl Forward {
         if let Some(method) = &self.method {
             host::set_request_header(":method", method);
         }
-        fields::allowed();
     }
 }
 
-/// Answers locally in the vendor's error shape; nothing reaches the vendor.
-fn refuse(reason: DenyReason, vendor: Option<Vendor>) -> Action {
-    fields::denied(reason);
-    let reply = reason.response(vendor);
-    host::send_local_reply(reply.status, &reply.headers, &reply.body);
-    Action::Pause
-}
-
 impl Stream {
+    /// Answers locally in the vendor's error shape; nothing reaches the vendor.
+    fn refuse(&mut self, reason: DenyReason, vendor: Option<Vendor>) -> Action {
+        self.log.denied(reason);
+        let reply = reason.response(vendor);
+        host::send_local_reply(reply.status, &reply.headers, &reply.body);
+        Action::Pause
+    }
+
     pub fn new(vm: Rc<RefCell<VmState>>) -> Self {
         Self {
             vm,
             phase: Phase::Idle,
+            log: CallLog::default(),
         }
     }
 
@@ -115,9 +117,12 @@ impl Stream {
         let path = host::request_header(":path").unwrap_or_default();
         let authorization = host::request_header("authorization");
         let status = host::shared_data(SHARED_STATUS_KEY).and_then(|b| SyncStatus::decode(&b));
+        self.log.time_ms = now_ms;
+        self.log.method =
+            String::from_utf8_lossy(&method[..method.len().min(16)]).to_ascii_uppercase();
 
         let Ok(mut vm) = self.vm.try_borrow_mut() else {
-            return refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
+            return self.refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
         };
         vm.retry_pending_settlements();
         let max_age = vm.config.max_snapshot_age_ms;
@@ -127,7 +132,7 @@ impl Stream {
         };
         let Some(index) = index else {
             drop(vm);
-            return refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
+            return self.refuse(DenyReason::PolicyUnavailable, decide::vendor_hint(&path));
         };
         let facts = RequestFacts {
             method: &method,
@@ -138,13 +143,15 @@ impl Stream {
         let allowed = match decide::decide(index, &facts) {
             Ok(a) => a,
             Err(d) => {
-                fields::key(d.vendor, d.key);
+                self.log.key(d.vendor, d.key);
+                self.log.path = d.vendor_path.clone().unwrap_or_default();
                 let (reason, vendor) = (d.reason, d.vendor);
                 drop(vm);
-                return refuse(reason, vendor);
+                return self.refuse(reason, vendor);
             }
         };
-        fields::key(Some(allowed.vendor), Some(allowed.key));
+        self.log.key(Some(allowed.vendor), Some(allowed.key));
+        self.log.path.clone_from(&allowed.vendor_path);
         let segments: Vec<String> = allowed
             .vendor_path
             .split('/')
@@ -156,8 +163,9 @@ impl Stream {
             let forward = Forward::of(&allowed);
             drop(vm);
             forward.apply();
+            self.log.allowed();
             let spent = ledger::read(&Shared, &key_id).ok().map(|r| r.spent);
-            fields::cost(0, cost::CostSource::Request.as_str(), spent);
+            self.log.cost(0, cost::CostSource::Request, spent);
             return Action::Continue;
         }
         let costed = Box::new(Costed {
@@ -186,32 +194,33 @@ impl Stream {
             .try_borrow()
             .map(|vm| vm.config.max_request_body_bytes)
         else {
-            return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
         let Ok(body) = body::decode(encoding.as_deref(), raw_body, max_body) else {
-            return refuse(DenyReason::BadRequest, Some(costed.vendor));
+            return self.refuse(DenyReason::BadRequest, Some(costed.vendor));
         };
-        let estimate = {
-            let Ok(vm) = self.vm.try_borrow() else {
-                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
-            };
-            let Some(index) = vm.index.as_ref() else {
-                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
-            };
-            cost::estimate(
-                costed.vendor,
-                &costed.method,
-                &costed.path,
-                &body,
-                &index.rates,
-                &index.prices,
-            )
+        let estimate = match self.vm.try_borrow() {
+            Ok(vm) => vm.index.as_ref().map(|index| {
+                cost::estimate(
+                    costed.vendor,
+                    &costed.method,
+                    &costed.path,
+                    &body,
+                    &index.rates,
+                    &index.prices,
+                )
+            }),
+            Err(_) => None,
+        };
+        let Some(estimate) = estimate else {
+            return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
         match estimate {
-            Err(e) => refuse(e.deny_reason(), Some(costed.vendor)),
+            Err(e) => self.refuse(e.deny_reason(), Some(costed.vendor)),
             Ok(Estimate::Free) => {
                 costed.forward.apply();
-                fields::cost(0, cost::CostSource::Request.as_str(), None);
+                self.log.allowed();
+                self.log.cost(0, cost::CostSource::Request, None);
                 Action::Continue
             }
             Ok(estimate) => {
@@ -236,6 +245,7 @@ impl Stream {
                     vm.touched(&costed.key_id);
                 }
                 costed.forward.apply();
+                self.log.allowed();
                 self.phase = Phase::Charging(Box::new(Charge {
                     key_id: costed.key_id,
                     vendor: costed.vendor,
@@ -255,11 +265,11 @@ impl Stream {
                 self.ask_for_lease(costed, shortfall)
             }
             Ok(Reservation::Short { .. }) => {
-                refuse(DenyReason::SpendCapExceeded, Some(costed.vendor))
+                self.refuse(DenyReason::SpendCapExceeded, Some(costed.vendor))
             }
             Err(e) => {
                 log::warn!("keybrake: cannot reserve for {}: {e}", costed.key_id);
-                refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
+                self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
             }
         }
     }
@@ -267,7 +277,7 @@ impl Stream {
     fn ask_for_lease(&mut self, costed: Box<Costed>, want: u64) -> Action {
         let (info, timeout) = {
             let Ok(mut vm) = self.vm.try_borrow_mut() else {
-                return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+                return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
             };
             let timeout = Duration::from_millis(vm.config.lease_timeout_ms);
             (vm.dataplane().cloned(), timeout)
@@ -276,7 +286,7 @@ impl Stream {
             log::warn!(
                 "keybrake: the sync service has not published how to reach the control plane"
             );
-            return refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
         let record = ledger::read(&Shared, &costed.key_id).unwrap_or_default();
         let usage = KeyUsage::for_day(&costed.key_id, &record, costed.day);
@@ -306,7 +316,7 @@ impl Stream {
             }
             Err(e) => {
                 log::warn!("keybrake: cannot ask the control plane for a lease: {e}");
-                refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
+                self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor))
             }
         }
     }
@@ -321,7 +331,7 @@ impl Stream {
                 "keybrake: lease request for {} failed (status {status})",
                 costed.key_id
             );
-            refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
+            self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
             return;
         };
         let before = ledger::read(&Shared, &costed.key_id)
@@ -350,7 +360,7 @@ impl Stream {
                 Estimate::HoldRemaining | Estimate::Free => 1,
             };
             if record.is_none_or(|r| r.room() < needed) {
-                refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));
+                self.refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));
                 return;
             }
         }
@@ -385,13 +395,37 @@ impl Stream {
             },
             Err(_) => Settlement::Unknown,
         };
+        if (200..300).contains(&charge.status) {
+            if let Some(id) = object_id(&decoded) {
+                self.log.vendor_request_id = Some(id);
+            }
+        }
         let (actual, source) = cost::final_charge(charge.reserved, charge.from_request, settlement);
         let record = match self.vm.try_borrow_mut() {
             Ok(mut vm) => vm.settle(&charge.key_id, charge.reserved, actual),
             Err(_) => None,
         };
-        fields::cost(actual, source.as_str(), record.map(|r| r.spent));
+        self.log.cost(actual, source, record.map(|r| r.spent));
     }
+}
+
+/// The vendor's id of the object a call made (`pi_…`, `SM…`, an email id), from a JSON body.
+fn object_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        id: Option<String>,
+        sid: Option<String>,
+    }
+    let ids: Ids = serde_json::from_slice(body).ok()?;
+    ids.id
+        .or(ids.sid)
+        .and_then(|id| printable_id(id.as_bytes()))
+}
+
+/// An id fit for the audit trail: short, printable ASCII.
+fn printable_id(v: &[u8]) -> Option<String> {
+    (!v.is_empty() && v.len() <= 128 && v.iter().all(|b| (0x21..0x7f).contains(b)))
+        .then(|| String::from_utf8_lossy(v).into_owned())
 }
 
 impl Context for Stream {
@@ -425,7 +459,7 @@ impl HttpContext for Stream {
             .try_borrow()
             .map_or(0, |vm| vm.config.max_request_body_bytes);
         if body_size > max {
-            return refuse(DenyReason::BadRequest, Some(costed.vendor));
+            return self.refuse(DenyReason::BadRequest, Some(costed.vendor));
         }
         if !end_of_stream {
             self.phase = Phase::AwaitBody(costed);
@@ -436,6 +470,12 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if let Some(at) = self.log.forwarded_at_ms {
+            self.log.upstream_latency_ms = Some(host::now_ms().saturating_sub(at));
+            self.log.vendor_request_id = host::response_header("request-id")
+                .or_else(|| host::response_header("twilio-request-id"))
+                .and_then(|v| printable_id(&v));
+        }
         if let Phase::Charging(charge) = &mut self.phase {
             charge.status = host::response_header(":status")
                 .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()))
@@ -468,12 +508,22 @@ impl HttpContext for Stream {
         Action::Continue
     }
 
-    /// A call that ended without a complete response (reset, timeout, client gone) settles
-    /// here: its outcome is unknown, so the reservation stays charged.
+    /// Settles a call that ended without a complete response (reset, timeout, client gone) at
+    /// its reservation, then hands the call's audit record to the sync service.
     fn on_log(&mut self) {
         if let Phase::Charging(charge) = &mut self.phase {
             charge.status = 0;
             self.finish();
+        }
+        let record = self.log.record(host::response_code());
+        let Ok(mut vm) = self.vm.try_borrow_mut() else {
+            return;
+        };
+        vm.metrics
+            .call(record.vendor, record.decision, record.cost_micros);
+        match serde_json::to_vec(&record) {
+            Ok(bytes) => vm.audit(&bytes),
+            Err(e) => log::error!("keybrake: cannot encode an audit record: {e}"),
         }
     }
 }

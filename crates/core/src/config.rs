@@ -68,6 +68,13 @@ pub struct SyncConfig {
     /// Environment variable holding the data-plane token (exposed to the VM through
     /// `vm_config.environment_variables.host_env_keys`).
     pub token_env: String,
+    /// Audit records kept while the control plane is away; beyond this they are counted as
+    /// dropped (they remain in Envoy's access log).
+    pub audit_buffer_records: usize,
+    /// Audit records per batch.
+    pub audit_batch_records: usize,
+    /// How long one audit batch may take before it is sent again.
+    pub audit_timeout_ms: u64,
 }
 
 impl Default for SyncConfig {
@@ -79,6 +86,9 @@ impl Default for SyncConfig {
             poll_wait_ms: 20_000,
             retry_ms: 500,
             token_env: "KEYBRAKE_DATAPLANE_TOKEN".into(),
+            audit_buffer_records: crate::outbox::DEFAULT_CAPACITY,
+            audit_batch_records: crate::outbox::DEFAULT_BATCH,
+            audit_timeout_ms: 5_000,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Denied<'i> {
     pub reason: DenyReason,
     pub vendor: Option<Vendor>,
     pub key: Option<&'i IndexedKey>,
+    /// The vendor's own path, normalized, once the path could be read.
+    pub vendor_path: Option<String>,
 }
 
 /// Whether the gateway may decide at all: it needs a snapshot, confirmed by the control plane
@@ -81,21 +83,26 @@ pub fn decide<'i>(
     index: &'i PolicyIndex,
     facts: &RequestFacts<'_>,
 ) -> Result<Allowed<'i>, Denied<'i>> {
-    let deny = |reason, vendor, key| Denied {
-        reason,
-        vendor,
-        key,
+    let unreadable = || Denied {
+        reason: DenyReason::BadRequest,
+        vendor: None,
+        key: None,
+        vendor_path: None,
     };
-
-    let mut path =
-        NormalizedPath::parse(facts.path).map_err(|_| deny(DenyReason::BadRequest, None, None))?;
+    let mut path = NormalizedPath::parse(facts.path).map_err(|_| unreadable())?;
     let (vendor, prefix_len) = path
         .segments()
         .first()
         .and_then(|first| Vendor::route(first))
-        .ok_or_else(|| deny(DenyReason::BadRequest, None, None))?;
+        .ok_or_else(unreadable)?;
     let vendor_segments = &path.segments()[prefix_len..];
     let vendor_path = join_path(vendor_segments);
+    let deny = |reason, vendor, key| Denied {
+        reason,
+        vendor,
+        key,
+        vendor_path: Some(vendor_path.clone()),
+    };
 
     let method = std::str::from_utf8(facts.method)
         .ok()

@@ -15,6 +15,7 @@ pub mod key;
 pub mod lease;
 pub mod ledger;
 pub mod money;
+pub mod outbox;
 pub mod prices;
 pub mod sms;
 pub mod snapshot;

@@ -1,0 +1,69 @@
+//! Filter counters, visible on Envoy's `/stats/prometheus` as `wasmcustom_keybrake_…`.
+//! Stats are process-wide: every worker VM defines the same names and gets the same counters.
+
+use keybrake_core::audit::Decision;
+use keybrake_core::Vendor;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MetricType;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// `[vendor index][allow, deny]`; vendor index 3 is "no vendor".
+    requests: [[Option<u32>; 2]; 4],
+    cost: [Option<u32>; 3],
+    audit_dropped: Option<u32>,
+}
+
+fn vendor_index(v: Option<Vendor>) -> usize {
+    match v {
+        Some(Vendor::Stripe) => 0,
+        Some(Vendor::Twilio) => 1,
+        Some(Vendor::Resend) => 2,
+        None => 3,
+    }
+}
+
+fn define(name: &str) -> Option<u32> {
+    hostcalls::define_metric(MetricType::Counter, name).ok()
+}
+
+fn add(id: Option<u32>, n: u64) {
+    if let (Some(id), Ok(n)) = (id, i64::try_from(n)) {
+        if n > 0 {
+            let _ = hostcalls::increment_metric(id, n);
+        }
+    }
+}
+
+impl Metrics {
+    pub fn define() -> Self {
+        let mut m = Metrics::default();
+        let vendors = ["stripe", "twilio", "resend", "none"];
+        for (i, vendor) in vendors.iter().enumerate() {
+            for (j, decision) in ["allow", "deny"].iter().enumerate() {
+                m.requests[i][j] = define(&format!("keybrake.requests.{vendor}.{decision}"));
+            }
+            if i < 3 {
+                m.cost[i] = define(&format!("keybrake.cost_micros.{vendor}"));
+            }
+        }
+        m.audit_dropped = define("keybrake.audit.dropped_at_worker");
+        m
+    }
+
+    pub fn call(&self, vendor: Option<Vendor>, decision: Decision, cost_micros: u64) {
+        let i = vendor_index(vendor);
+        let j = match decision {
+            Decision::Allow => 0,
+            Decision::Deny => 1,
+        };
+        add(self.requests[i][j], 1);
+        if let Some(id) = self.cost.get(i).copied().flatten() {
+            add(Some(id), cost_micros);
+        }
+    }
+
+    pub fn audit_dropped(&self) {
+        add(self.audit_dropped, 1);
+    }
+}
