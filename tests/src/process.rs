@@ -51,6 +51,16 @@ impl Proc {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, …) without waiting.
+    pub fn signal(&self, name: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()

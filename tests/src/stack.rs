@@ -24,6 +24,10 @@ pub struct StackOptions {
     pub max_snapshot_age_ms: u64,
     /// The sync service's `poll_wait_ms`.
     pub poll_wait_ms: u64,
+    /// More fields for the sync service's configuration, as JSON members: `"a":1,"b":2`.
+    pub sync_extra: String,
+    /// More environment for the control plane.
+    pub cp_env: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -33,6 +37,8 @@ impl Default for StackOptions {
             concurrency: 2,
             max_snapshot_age_ms: 60_000,
             poll_wait_ms: 20_000,
+            sync_extra: String::new(),
+            cp_env: Vec::new(),
         }
     }
 }
@@ -57,6 +63,7 @@ pub struct Stack {
     pub stripe_port: u16,
     pub twilio_port: u16,
     pub resend_port: u16,
+    cp_env: Vec<(String, String)>,
     pub http: reqwest::Client,
     pub dir: TempDir,
 }
@@ -111,7 +118,8 @@ impl Stack {
         let cp_port = free_port();
         let admin_key = format!("kba_e2e_admin_{}", std::process::id());
         let dataplane_token = format!("kbd_e2e_dataplane_{}", std::process::id());
-        let control_plane = Self::spawn_control_plane(&dir, cp_port, &admin_key, &dataplane_token);
+        let control_plane =
+            Self::spawn_control_plane(&dir, cp_port, &admin_key, &dataplane_token, &opts.cp_env);
 
         let mut stack = Stack {
             gateways: Vec::new(),
@@ -123,6 +131,7 @@ impl Stack {
             stripe_port,
             twilio_port,
             resend_port,
+            cp_env: opts.cp_env.clone(),
             http,
             dir,
         };
@@ -171,8 +180,15 @@ impl Stack {
         stack
     }
 
-    fn spawn_control_plane(dir: &TempDir, port: u16, admin_key: &str, token: &str) -> Proc {
+    fn spawn_control_plane(
+        dir: &TempDir,
+        port: u16,
+        admin_key: &str,
+        token: &str,
+        env: &[(String, String)],
+    ) -> Proc {
         let mut cmd = Command::new(paths::bin("keybrake"));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("serve")
             .env("KEYBRAKE_LISTEN", format!("127.0.0.1:{port}"))
             .env("KEYBRAKE_DATA_DIR", dir.0.join("data"))
@@ -222,10 +238,14 @@ impl Stack {
                 default_age,
                 &format!("\"max_snapshot_age_ms\":{}", opts.max_snapshot_age_ms),
             )
-            .replace(
-                default_wait,
-                &format!("\"poll_wait_ms\":{}", opts.poll_wait_ms),
-            )
+            .replace(default_wait, &{
+                let extra = if opts.sync_extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(",{}", opts.sync_extra)
+                };
+                format!("\"poll_wait_ms\":{}{extra}", opts.poll_wait_ms)
+            })
     }
 
     fn spawn_gateway(&self, id: &str, opts: &StackOptions) -> Gateway {
@@ -287,6 +307,7 @@ impl Stack {
             self.cp_port,
             &self.admin_key,
             &self.dataplane_token,
+            &self.cp_env,
         );
         self.wait_control_plane().await;
     }
