@@ -4,6 +4,7 @@ mod dataplane;
 mod keys;
 mod lease;
 mod ops;
+mod prices;
 mod rates;
 mod vendors;
 
@@ -27,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/vendors/{vendor}/credentials", put(vendors::set))
         .route("/rates", get(rates::list))
         .route("/rates/{currency}", put(rates::set).delete(rates::delete))
+        .route("/prices", get(prices::list))
+        .route("/prices/{vendor}", put(prices::set).delete(prices::reset))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     let dataplane = Router::new()
         .route(SNAPSHOT_PATH, get(dataplane::snapshot))

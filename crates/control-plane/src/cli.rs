@@ -1,9 +1,11 @@
-//! The `keybrake` command line: `serve` runs the control plane; `keys`, `vendors` and `rates`
-//! talk to a running one over its HTTP API. One file per subcommand group; doc comments become `--help`.
+//! The `keybrake` command line: `serve` runs the control plane; `keys`, `vendors`, `rates` and
+//! `prices` talk to a running one over its HTTP API. One file per subcommand group; doc
+//! comments become `--help`.
 
 pub mod client;
 pub mod keys;
 pub mod output;
+pub mod prices;
 pub mod rates;
 pub mod serve;
 pub mod vendors;
@@ -25,6 +27,7 @@ pub enum Command {
     Keys(keys::KeysArgs),
     Vendors(vendors::VendorsArgs),
     Rates(rates::RatesArgs),
+    Prices(prices::PricesArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => keys::run(args).await,
         Command::Vendors(args) => vendors::run(args).await,
         Command::Rates(args) => rates::run(args).await,
+        Command::Prices(args) => prices::run(args).await,
     }
 }

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod gateways;
 pub mod leases;
 pub mod ledger;
+pub mod prices;
 pub mod secrets;
 pub mod snapshot;
 pub mod state;

@@ -10,7 +10,7 @@ use keybrake_core::{KeyEntry, Snapshot};
 pub const RETAIN_AFTER_EXPIRY_MS: u64 = 24 * 3_600_000;
 
 /// The current snapshot: every key not expired for more than a day (hashes only), every
-/// configured credential, opened, and every conversion rate.
+/// configured credential, opened, every conversion rate, and the price table.
 pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
     let now = state.clock.now_ms();
     let source = state
@@ -43,6 +43,6 @@ pub async fn build(state: &AppState) -> Result<Snapshot, ApiError> {
         keys,
         credentials,
         rates: source.rates.iter().map(RateRow::entry).collect(),
-        prices: keybrake_core::prices::Prices::default(),
+        prices: crate::prices::effective(source.prices.iter().map(|p| &p.overrides)),
     })
 }

@@ -1,5 +1,5 @@
 //! The control plane's state in SQLite (WAL): vault keys, sealed vendor credentials,
-//! conversion rates, the snapshot version, and the lease rows of the budget ledger.
+//! conversion rates, price overrides, the snapshot version, and the lease rows of the budget ledger.
 //!
 //! One connection behind a mutex; every call runs on tokio's blocking pool. Each mutation that
 //! gateways must see bumps `snapshot_version` in its own transaction and returns the new value.
@@ -7,6 +7,7 @@
 mod keys;
 mod leases;
 mod migrate;
+mod prices;
 mod rates;
 mod vendors;
 
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 pub use keys::{KeyCounts, KeyFilter, KeyRow, KeyStatus, NewKey, Revoked};
 pub use leases::{DaySpend, LeaseAsk, LeaseOutcome};
+pub use prices::PriceRow;
 pub use rates::{RateChange, RateRow};
 pub use vendors::SealedCredential;
 
@@ -116,11 +118,12 @@ pub struct SnapshotSource {
     pub keys: Vec<KeyRow>,
     pub credentials: Vec<SealedCredential>,
     pub rates: Vec<RateRow>,
+    pub prices: Vec<PriceRow>,
 }
 
 impl Store {
     /// Reads the current version with every key not expired for longer than
-    /// `retain_after_expiry_ms`, every sealed credential and every rate, consistently.
+    /// `retain_after_expiry_ms`, every sealed credential, every rate and every price override, consistently.
     pub async fn snapshot_source(
         &self,
         now_ms: u64,
@@ -133,6 +136,7 @@ impl Store {
                 keys: keys::snapshot_keys(&tx, now_ms, retain_after_expiry_ms)?,
                 credentials: vendors::all(&tx)?,
                 rates: rates::all(&tx)?,
+                prices: prices::all(&tx)?,
             };
             tx.commit()?;
             Ok(source)

@@ -4,6 +4,7 @@
 //! against the field that has it; unknown fields are refused.
 
 pub mod keys;
+pub mod prices;
 pub mod rates;
 pub mod vendors;
 

@@ -25,6 +25,9 @@ mod lease_support;
 #[path = "api/leases.rs"]
 mod leases;
 #[cfg(test)]
+#[path = "api/prices.rs"]
+mod prices;
+#[cfg(test)]
 #[path = "api/rates.rs"]
 mod rates;
 #[cfg(test)]

@@ -7,6 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_leases_and_rates.sql"),
+    include_str!("../../migrations/0003_prices.sql"),
 ];
 
 /// Applies every migration the database has not seen, in one write transaction taken before

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
 
-const ADMIN_ROUTES: [(&str, &str); 9] = [
+const ADMIN_ROUTES: [(&str, &str); 12] = [
     ("POST", "/vault/keys"),
     ("GET", "/vault/keys"),
     ("GET", "/vault/keys/kid_0123456789abcdef"),
@@ -15,6 +15,9 @@ const ADMIN_ROUTES: [(&str, &str); 9] = [
     ("GET", "/rates"),
     ("PUT", "/rates/jpy"),
     ("DELETE", "/rates/jpy"),
+    ("GET", "/prices"),
+    ("PUT", "/prices/twilio"),
+    ("DELETE", "/prices/resend"),
 ];
 
 #[tokio::test]
