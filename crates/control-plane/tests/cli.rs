@@ -365,3 +365,69 @@ async fn the_cli_sets_lists_and_resets_prices() {
     assert_eq!(v["resend"]["default"]["email_usd"], true);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sets_a_twilio_api_key_from_a_file() {
+    let server = Server::start().await;
+    let secret_file = server.dir.join("twilio-key-secret.txt");
+    std::fs::write(&secret_file, "api_key_secret_from_file\n").unwrap();
+    let out = server
+        .run(&[
+            "vendors",
+            "set",
+            "twilio",
+            "--account-sid",
+            "AC0123",
+            "--api-key-sid",
+            "SK0456",
+            "--api-key-secret-file",
+            secret_file.to_str().unwrap(),
+        ])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("api_key_secret_from_file"));
+
+    let token = std::fs::read_to_string(server.dir.join("dataplane.token")).unwrap();
+    let snap: keybrake_core::Snapshot = reqwest::Client::new()
+        .get(format!(
+            "{}/dataplane/v1/snapshot?gateway=gw&wait_ms=0",
+            server.url
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        snap.credentials,
+        [keybrake_core::VendorCredential::Twilio {
+            account_sid: "AC0123".into(),
+            auth_token: None,
+            api_key_sid: Some("SK0456".into()),
+            api_key_secret: Some("api_key_secret_from_file".into()),
+        }]
+    );
+
+    let both = server
+        .run(&[
+            "vendors",
+            "set",
+            "twilio",
+            "--account-sid",
+            "AC0123",
+            "--api-key-sid",
+            "SK0456",
+            "--auth-token-file",
+            secret_file.to_str().unwrap(),
+        ])
+        .await;
+    assert!(!both.status.success());
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+    server.stop().await;
+}

@@ -300,7 +300,9 @@ fn twilio_paths_get_the_real_account_sid_and_stripe_v1_routes_unprefixed() {
         credentials: vec![
             VendorCredential::Twilio {
                 account_sid: "ACreal".into(),
-                auth_token: "tok".into(),
+                auth_token: Some("tok".into()),
+                api_key_sid: None,
+                api_key_secret: None,
             },
             VendorCredential::Stripe {
                 api_key: "sk_test_real".into(),

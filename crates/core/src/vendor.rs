@@ -27,9 +27,16 @@ pub enum VendorCredential {
     Resend {
         api_key: String,
     },
+    /// The Account SID (always: it is in every request path) with either the account's Auth
+    /// Token or an API key (`SK…` SID and secret). The control plane stores exactly one form.
     Twilio {
         account_sid: String,
-        auth_token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth_token: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key_sid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key_secret: Option<String>,
     },
 }
 
@@ -109,7 +116,9 @@ impl VendorCredential {
         }
     }
 
-    /// The `Authorization` value that replaces the vault key on the way to the vendor.
+    /// The `Authorization` value that replaces the vault key on the way to the vendor. Twilio:
+    /// Basic with the API key when both its SID and secret are set, else with the Account SID
+    /// and Auth Token.
     pub fn authorization(&self) -> String {
         match self {
             VendorCredential::Stripe { api_key } | VendorCredential::Resend { api_key } => {
@@ -118,10 +127,15 @@ impl VendorCredential {
             VendorCredential::Twilio {
                 account_sid,
                 auth_token,
-            } => format!(
-                "Basic {}",
-                B64.encode(format!("{account_sid}:{auth_token}"))
-            ),
+                api_key_sid,
+                api_key_secret,
+            } => {
+                let pair = match (api_key_sid, api_key_secret) {
+                    (Some(sid), Some(secret)) => format!("{sid}:{secret}"),
+                    _ => format!("{account_sid}:{}", auth_token.as_deref().unwrap_or("")),
+                };
+                format!("Basic {}", B64.encode(pair))
+            }
         }
     }
 
@@ -131,7 +145,15 @@ impl VendorCredential {
             VendorCredential::Stripe { api_key } | VendorCredential::Resend { api_key } => {
                 vec![api_key]
             }
-            VendorCredential::Twilio { auth_token, .. } => vec![auth_token],
+            VendorCredential::Twilio {
+                auth_token,
+                api_key_secret,
+                ..
+            } => [auth_token, api_key_secret]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
         }
     }
 }

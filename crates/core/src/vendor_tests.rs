@@ -114,11 +114,84 @@ fn outgoing_authorization_per_vendor() {
         api_key: "sk_test_1".into(),
     };
     assert_eq!(stripe.authorization(), "Bearer sk_test_1");
-    let twilio = VendorCredential::Twilio {
-        account_sid: "AC1".into(),
-        auth_token: "tok".into(),
+    let resend = VendorCredential::Resend {
+        api_key: "re_1".into(),
     };
-    assert_eq!(twilio.authorization(), basic("AC1", "tok"));
+    assert_eq!(resend.authorization(), "Bearer re_1");
+    assert_eq!(resend.secrets(), ["re_1"]);
+}
+
+fn twilio(token: Option<&str>, key: Option<(&str, &str)>) -> VendorCredential {
+    VendorCredential::Twilio {
+        account_sid: "AC1".into(),
+        auth_token: token.map(Into::into),
+        api_key_sid: key.map(|k| k.0.into()),
+        api_key_secret: key.map(|k| k.1.into()),
+    }
+}
+
+#[test]
+fn twilio_auth_token_or_api_key() {
+    let cases: [(&str, VendorCredential, String, Vec<&str>); 4] = [
+        (
+            "auth token",
+            twilio(Some("tok"), None),
+            basic("AC1", "tok"),
+            vec!["tok"],
+        ),
+        (
+            "api key",
+            twilio(None, Some(("SK1", "sec"))),
+            basic("SK1", "sec"),
+            vec!["sec"],
+        ),
+        (
+            "api key wins over a token",
+            twilio(Some("tok"), Some(("SK1", "sec"))),
+            basic("SK1", "sec"),
+            vec!["tok", "sec"],
+        ),
+        (
+            "half an api key falls back to the token",
+            VendorCredential::Twilio {
+                account_sid: "AC1".into(),
+                auth_token: Some("tok".into()),
+                api_key_sid: Some("SK1".into()),
+                api_key_secret: None,
+            },
+            basic("AC1", "tok"),
+            vec!["tok"],
+        ),
+    ];
+    for (name, cred, auth, secrets) in cases {
+        assert_eq!(cred.authorization(), auth, "case {name}");
+        assert_eq!(cred.secrets(), secrets, "case {name}");
+        assert!(!format!("{cred:?}").contains("sec"), "case {name}");
+    }
+}
+
+#[test]
+fn twilio_credentials_serialize_only_what_is_set() {
+    let token = serde_json::to_value(twilio(Some("tok"), None)).unwrap();
+    assert_eq!(
+        token,
+        serde_json::json!({"vendor": "twilio", "account_sid": "AC1", "auth_token": "tok"})
+    );
+    let key = serde_json::to_value(twilio(None, Some(("SK1", "sec")))).unwrap();
+    assert_eq!(
+        key,
+        serde_json::json!({"vendor": "twilio", "account_sid": "AC1",
+                           "api_key_sid": "SK1", "api_key_secret": "sec"})
+    );
+    // A credential sealed before API keys existed still opens.
+    let old: VendorCredential =
+        serde_json::from_str(r#"{"vendor":"twilio","account_sid":"AC1","auth_token":"tok"}"#)
+            .unwrap();
+    assert_eq!(old, twilio(Some("tok"), None));
+    assert!(serde_json::from_str::<VendorCredential>(
+        r#"{"vendor":"twilio","account_sid":"AC1","token":"tok"}"#
+    )
+    .is_err());
 }
 
 #[test]

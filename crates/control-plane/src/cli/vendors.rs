@@ -24,19 +24,27 @@ pub enum VendorsCommand {
     /// Set a vendor's real credential. Secrets are read from a file or stdin, never from flags.
     ///
     /// Examples: echo "$STRIPE_KEY" | keybrake vendors set stripe;
-    /// keybrake vendors set twilio --account-sid AC123 --auth-token-file token.txt
+    /// keybrake vendors set twilio --account-sid AC123 --auth-token-file token.txt;
+    /// keybrake vendors set twilio --account-sid AC123 --api-key-sid SK456
+    /// --api-key-secret-file secret.txt
     Set {
         /// stripe, twilio or resend.
         vendor: String,
         /// File holding the API key (stripe, resend); "-" or absent: stdin.
         #[arg(long, value_name = "PATH")]
         api_key_file: Option<String>,
-        /// The Twilio account SID.
+        /// The Twilio Account SID (AC…), needed with either form of Twilio credential.
         #[arg(long)]
         account_sid: Option<String>,
-        /// File holding the Twilio auth token; "-" or absent: stdin.
-        #[arg(long, value_name = "PATH")]
+        /// File holding the Twilio Auth Token; "-" or absent: stdin.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["api_key_sid", "api_key_secret_file"])]
         auth_token_file: Option<String>,
+        /// A Twilio API key's SID (SK…), to use the API key instead of the Auth Token.
+        #[arg(long)]
+        api_key_sid: Option<String>,
+        /// File holding the Twilio API key's secret; "-" or absent: stdin.
+        #[arg(long, value_name = "PATH", requires = "api_key_sid")]
+        api_key_secret_file: Option<String>,
     },
     /// List the vendors and whether each has a credential.
     List,
@@ -78,16 +86,30 @@ pub async fn run(args: VendorsArgs) -> anyhow::Result<()> {
             api_key_file,
             account_sid,
             auth_token_file,
+            api_key_sid,
+            api_key_secret_file,
         } => {
             let body = if vendor == "twilio" {
                 let Some(sid) = account_sid else {
                     bail!("twilio needs --account-sid");
                 };
-                let token = read_secret(auth_token_file.as_deref(), "Twilio auth token:")?;
-                json!({"account_sid": sid, "auth_token": token})
+                if api_key_file.is_some() {
+                    bail!("--api-key-file is for stripe and resend; twilio takes --auth-token-file, or --api-key-sid with --api-key-secret-file");
+                }
+                match api_key_sid {
+                    Some(key_sid) => {
+                        let secret =
+                            read_secret(api_key_secret_file.as_deref(), "Twilio API key secret:")?;
+                        json!({"account_sid": sid, "api_key_sid": key_sid, "api_key_secret": secret})
+                    }
+                    None => {
+                        let token = read_secret(auth_token_file.as_deref(), "Twilio auth token:")?;
+                        json!({"account_sid": sid, "auth_token": token})
+                    }
+                }
             } else {
-                if account_sid.is_some() || auth_token_file.is_some() {
-                    bail!("--account-sid and --auth-token-file are for twilio; {vendor} takes an API key");
+                if account_sid.is_some() || auth_token_file.is_some() || api_key_sid.is_some() {
+                    bail!("--account-sid, --auth-token-file and --api-key-sid are for twilio; {vendor} takes an API key");
                 }
                 let key = read_secret(api_key_file.as_deref(), &format!("{vendor} API key:"))?;
                 json!({"api_key": key})

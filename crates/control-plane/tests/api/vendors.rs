@@ -52,8 +52,45 @@ async fn set_credentials_never_echo_and_are_sealed_at_rest() {
     }));
     assert!(snap.credentials.contains(&VendorCredential::Twilio {
         account_sid: "AC0123".into(),
-        auth_token: TWILIO_TOKEN.into(),
+        auth_token: Some(TWILIO_TOKEN.into()),
+        api_key_sid: None,
+        api_key_secret: None,
     }));
+}
+
+#[tokio::test]
+async fn a_twilio_api_key_replaces_the_auth_token() {
+    const KEY_SECRET: &str = "twilio_api_key_secret_never_echoed";
+    let app = TestApp::new().await;
+    put(
+        &app,
+        "twilio",
+        json!({"account_sid": "AC0123", "auth_token": TWILIO_TOKEN}),
+    )
+    .await;
+    let r = put(
+        &app,
+        "twilio",
+        json!({"account_sid": "AC0123", "api_key_sid": "SK0456", "api_key_secret": KEY_SECRET}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(!r.text().contains(KEY_SECRET));
+    assert!(!app.db_contains(KEY_SECRET));
+    let snap: Snapshot = serde_json::from_slice(&app.poll("gw", 0, 0).await.body).unwrap();
+    let twilio = VendorCredential::Twilio {
+        account_sid: "AC0123".into(),
+        auth_token: None,
+        api_key_sid: Some("SK0456".into()),
+        api_key_secret: Some(KEY_SECRET.into()),
+    };
+    assert_eq!(snap.credentials, std::slice::from_ref(&twilio));
+    let index = keybrake_core::PolicyIndex::build(snap);
+    assert_eq!(index.twilio_account_sid(), Some("AC0123"));
+    assert_eq!(
+        index.upstream_authorization(keybrake_core::Vendor::Twilio),
+        Some(twilio.authorization().as_str())
+    );
 }
 
 #[tokio::test]
@@ -124,6 +161,20 @@ async fn bad_credentials_name_the_field() {
             json!({"auth_token": "t"}),
             StatusCode::BAD_REQUEST,
             Some("account_sid"),
+        ),
+        (
+            "twilio with token and api key",
+            "twilio",
+            json!({"account_sid": "AC1", "auth_token": "t", "api_key_sid": "SK1", "api_key_secret": "s"}),
+            StatusCode::BAD_REQUEST,
+            Some("api_key_sid"),
+        ),
+        (
+            "twilio api key without secret",
+            "twilio",
+            json!({"account_sid": "AC1", "api_key_sid": "SK1"}),
+            StatusCode::BAD_REQUEST,
+            Some("api_key_secret"),
         ),
         (
             "api_key on twilio",
