@@ -53,6 +53,21 @@ pub fn request_header(name: &str) -> Option<Vec<u8>> {
         .flatten()
 }
 
+/// Every request header, pseudo-headers included, as Envoy holds them (repeats as separate
+/// entries). Call only in the request-headers callback: the SDK panics on any other status.
+/// Header names are never non-UTF-8 here (the SDK would panic on one): Envoy's codecs refuse
+/// such a request with a 400 before any filter runs (proved in tests/tests/hostile_headers_bodies.rs).
+pub fn request_headers() -> Vec<(String, Vec<u8>)> {
+    hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+}
+
+/// Removes every value of a request header. Envoy answers Ok whether or not it was present.
+pub fn remove_request_header(name: &str) {
+    if let Err(e) = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name) {
+        log::warn!("keybrake: cannot remove request header {name}: {e:?}");
+    }
+}
+
 pub fn set_request_header(name: &str, value: &str) {
     if let Err(e) = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)) {
         log::warn!("keybrake: cannot set request header {name}: {e:?}");

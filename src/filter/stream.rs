@@ -12,7 +12,7 @@ use super::VmState;
 use crate::host::{self, Shared};
 use keybrake_core::body;
 use keybrake_core::cost::{self, Estimate, Settlement, MAX_RESPONSE_BODY};
-use keybrake_core::decide::{self, Allowed, RequestFacts};
+use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
 use keybrake_core::lease::{KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
 use keybrake_core::ledger::{self, day_of, Reservation};
 use keybrake_core::snapshot::{SyncStatus, SHARED_STATUS_KEY};
@@ -45,6 +45,8 @@ struct Forward {
     authorization: String,
     path: Option<String>,
     method: Option<String>,
+    /// Client-sent headers that are the gateway's own (`x-keybrake-*`).
+    strip: Vec<String>,
 }
 
 /// A costed call not yet forwarded.
@@ -74,17 +76,22 @@ struct Charge {
 }
 
 impl Forward {
-    fn of(a: &Allowed<'_>) -> Self {
+    fn of(a: &Allowed<'_>, screened: Screened) -> Self {
         Self {
             authorization: a.upstream_authorization.to_owned(),
             path: a.rewrite_path.clone(),
             method: a.rewrite_method.clone(),
+            strip: screened.strip,
         }
     }
 
-    /// Swaps the credential and pins the checked path and method.
+    /// Swaps the credential, drops the gateway's own headers, and pins the checked path and
+    /// method.
     fn apply(&self) {
         host::set_request_header("authorization", &self.authorization);
+        for name in &self.strip {
+            host::remove_request_header(name);
+        }
         if let Some(path) = &self.path {
             host::set_request_header(":path", path);
         }
@@ -113,6 +120,9 @@ impl Stream {
 
     fn decide_headers(&mut self, end_of_stream: bool) -> Action {
         let now_ms = host::now_ms();
+        // Envoy sets it when it rewrites a prefix; a client's own would stand in the access log
+        // of a refused call.
+        host::remove_request_header("x-envoy-original-path");
         let method = host::request_header(":method").unwrap_or_default();
         let path = host::request_header(":path").unwrap_or_default();
         let authorization = host::request_header("authorization");
@@ -152,6 +162,15 @@ impl Stream {
         };
         self.log.key(Some(allowed.vendor), Some(allowed.key));
         self.log.path.clone_from(&allowed.vendor_path);
+        // The vault key leaves only in `Authorization`, which is about to be replaced.
+        let screened = match decide::screen_headers(allowed.vendor, &host::request_headers()) {
+            Ok(s) => s,
+            Err(reason) => {
+                let vendor = allowed.vendor;
+                drop(vm);
+                return self.refuse(reason, Some(vendor));
+            }
+        };
         let segments: Vec<String> = allowed
             .vendor_path
             .split('/')
@@ -160,7 +179,7 @@ impl Stream {
             .collect();
         let key_id = allowed.key.key_id.as_str().to_owned();
         if !cost::is_costed(allowed.vendor, &allowed.method, &segments) {
-            let forward = Forward::of(&allowed);
+            let forward = Forward::of(&allowed, screened);
             drop(vm);
             forward.apply();
             self.log.allowed();
@@ -169,7 +188,7 @@ impl Stream {
             return Action::Continue;
         }
         let costed = Box::new(Costed {
-            forward: Forward::of(&allowed),
+            forward: Forward::of(&allowed, screened),
             key_id,
             vendor: allowed.vendor,
             method: allowed.method.clone(),
@@ -189,6 +208,7 @@ impl Stream {
     /// Prices a costed call from its body and reserves the worst case.
     fn price(&mut self, mut costed: Box<Costed>, raw_body: &[u8]) -> Action {
         let encoding = host::request_header("content-encoding");
+        let content_type = host::request_header("content-type");
         let Ok(max_body) = self
             .vm
             .try_borrow()
@@ -196,8 +216,15 @@ impl Stream {
         else {
             return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
-        let Ok(body) = body::decode(encoding.as_deref(), raw_body, max_body) else {
-            return self.refuse(DenyReason::BadRequest, Some(costed.vendor));
+        let body = match cost::request_body(
+            costed.vendor,
+            content_type.as_deref(),
+            encoding.as_deref(),
+            raw_body,
+            max_body,
+        ) {
+            Ok(body) => body,
+            Err(e) => return self.refuse(e.deny_reason(), Some(costed.vendor)),
         };
         let estimate = match self.vm.try_borrow() {
             Ok(vm) => vm.index.as_ref().map(|index| {
@@ -205,7 +232,7 @@ impl Stream {
                     costed.vendor,
                     &costed.method,
                     &costed.path,
-                    &body,
+                    body,
                     &index.rates,
                     &index.prices,
                 )

@@ -107,6 +107,65 @@ pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
     }
 }
 
+/// The body of a costed request, checked to be what the vendor will parse: the vendor's own
+/// media type (`application/x-www-form-urlencoded` for Stripe and Twilio, `application/json`
+/// for Resend), not compressed, at most `limit` bytes. Anything else could be read one way here
+/// and another way by the vendor (a multipart body whose parts hide from a form parser, a gzip
+/// header carrying fields a vendor that ignores `Content-Encoding` would read), so it is refused.
+pub fn request_body<'b>(
+    vendor: Vendor,
+    content_type: Option<&[u8]>,
+    content_encoding: Option<&[u8]>,
+    body: &'b [u8],
+    limit: usize,
+) -> Result<&'b [u8], CostError> {
+    if body.len() > limit {
+        return Err(CostError::Unpriceable(
+            "the body is larger than keybrake reads to price a call",
+        ));
+    }
+    let encoding = content_encoding.map(|e| e.trim_ascii().to_ascii_lowercase());
+    if encoding.is_some_and(|e| !e.is_empty() && e != b"identity") {
+        return Err(CostError::Unpriceable(
+            "the body of a call that costs money must not be compressed",
+        ));
+    }
+    if body.is_empty() {
+        return Ok(body);
+    }
+    let (expected, message) = match vendor {
+        Vendor::Stripe | Vendor::Twilio => (
+            "application/x-www-form-urlencoded",
+            "the body must be application/x-www-form-urlencoded",
+        ),
+        Vendor::Resend => ("application/json", "the body must be application/json"),
+    };
+    let media_type = content_type
+        .and_then(|c| c.split(|&b| b == b';').next())
+        .map(|m| m.trim_ascii().to_ascii_lowercase());
+    if media_type.as_deref() != Some(expected.as_bytes()) {
+        return Err(CostError::Unpriceable(message));
+    }
+    Ok(body)
+}
+
+/// True when a costed call's query string names a field its price is read from (Stripe's
+/// `amount`, Twilio's `Body`, …, raw or percent-encoded). Stripe reads parameters from the
+/// query of a POST as well as from its body, so such a call is refused rather than priced from
+/// the body alone.
+pub fn query_names_priced_field(vendor: Vendor, query: &str) -> bool {
+    let priced: &[&str] = match vendor {
+        Vendor::Stripe => stripe::PRICED_FIELDS,
+        Vendor::Twilio => twilio::PRICED_FIELDS,
+        Vendor::Resend => resend::PRICED_FIELDS,
+    };
+    form_urlencoded::parse(query.as_bytes()).any(|(k, _)| {
+        // `amount[]` or `amount[x]` is still the amount to a lenient parser.
+        let base = k.split('[').next().unwrap_or_default();
+        priced.iter().any(|p| p.eq_ignore_ascii_case(base))
+    })
+}
+
 /// The worst-case cost of a costed call, from its (decoded) request body.
 pub fn estimate(
     vendor: Vendor,

@@ -359,3 +359,140 @@ fn final_charge_table() {
         );
     }
 }
+
+#[test]
+fn costed_request_bodies_must_be_what_the_vendor_parses() {
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
+    let body: &[u8] = b"amount=1&currency=usd";
+    let cases: Vec<(&str, Vendor, Option<&[u8]>, Option<&[u8]>, &[u8], bool)> = vec![
+        ("stripe form", Vendor::Stripe, Some(FORM), None, body, true),
+        (
+            "form with charset, any case",
+            Vendor::Stripe,
+            Some(b"Application/X-WWW-Form-Urlencoded; charset=utf-8"),
+            None,
+            body,
+            true,
+        ),
+        (
+            "identity encoding",
+            Vendor::Twilio,
+            Some(FORM),
+            Some(b"identity"),
+            body,
+            true,
+        ),
+        (
+            "empty body needs no type",
+            Vendor::Stripe,
+            None,
+            None,
+            b"",
+            true,
+        ),
+        ("no content type", Vendor::Stripe, None, None, body, false),
+        (
+            "multipart hides fields from a form parser",
+            Vendor::Stripe,
+            Some(b"multipart/form-data; boundary=X"),
+            None,
+            body,
+            false,
+        ),
+        (
+            "json to stripe",
+            Vendor::Stripe,
+            Some(b"application/json"),
+            None,
+            body,
+            false,
+        ),
+        (
+            "gzip",
+            Vendor::Stripe,
+            Some(FORM),
+            Some(b"gzip"),
+            body,
+            false,
+        ),
+        (
+            "deflate",
+            Vendor::Twilio,
+            Some(FORM),
+            Some(b"deflate"),
+            body,
+            false,
+        ),
+        (
+            "stacked encodings",
+            Vendor::Stripe,
+            Some(FORM),
+            Some(b"identity, gzip"),
+            body,
+            false,
+        ),
+        (
+            "resend json",
+            Vendor::Resend,
+            Some(b"application/json"),
+            None,
+            b"{}",
+            true,
+        ),
+        (
+            "resend form",
+            Vendor::Resend,
+            Some(FORM),
+            None,
+            b"{}",
+            false,
+        ),
+        (
+            "text/plain",
+            Vendor::Resend,
+            Some(b"text/plain"),
+            None,
+            b"{}",
+            false,
+        ),
+        (
+            "too large",
+            Vendor::Stripe,
+            Some(FORM),
+            None,
+            &[b'a'; 65],
+            false,
+        ),
+    ];
+    for (name, vendor, ct, ce, body, ok) in cases {
+        let got = request_body(vendor, ct, ce, body, 64);
+        assert_eq!(got.is_ok(), ok, "case {name}: {got:?}");
+        if let Err(e) = got {
+            assert_eq!(e.deny_reason(), DenyReason::BadRequest, "case {name}");
+        }
+    }
+}
+
+#[test]
+fn priced_fields_in_the_query_are_spotted() {
+    let cases = [
+        ("expand is fine", Vendor::Stripe, "expand[]=customer", false),
+        ("amount", Vendor::Stripe, "amount=100000", true),
+        ("encoded amount", Vendor::Stripe, "%61mount=1", true),
+        ("amount as array", Vendor::Stripe, "amount[]=1", true),
+        ("currency any case", Vendor::Stripe, "Currency=jpy", true),
+        ("twilio body", Vendor::Twilio, "Body=hello", true),
+        (
+            "twilio media",
+            Vendor::Twilio,
+            "x=1&MediaUrl=https://x",
+            true,
+        ),
+        ("twilio other", Vendor::Twilio, "PageSize=1", false),
+        ("resend bcc", Vendor::Resend, "bcc=a@x.y", true),
+        ("empty", Vendor::Stripe, "", false),
+    ];
+    for (name, vendor, query, want) in cases {
+        assert_eq!(query_names_priced_field(vendor, query), want, "case {name}");
+    }
+}

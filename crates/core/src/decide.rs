@@ -1,11 +1,15 @@
 //! The per-request decision: from the facts of one request and the current policy index to
 //! "forward with this credential" or "refuse for this reason".
 
+use crate::cost;
 use crate::deny::DenyReason;
 use crate::endpoint::{join_path, NormalizedPath};
 use crate::key::VaultKey;
 use crate::snapshot::{IndexedKey, PolicyIndex, SyncStatus};
 use crate::vendor::Vendor;
+
+mod screen;
+pub use screen::{screen_headers, Screened};
 
 /// What the filter read from a request's headers.
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +114,12 @@ pub fn decide<'i>(
         .ok_or_else(|| deny(DenyReason::BadRequest, Some(vendor), None))?;
     let upper = method.to_ascii_uppercase();
 
+    // Envoy joins repeated `Authorization` headers with `,`, which no credential form holds:
+    // which one the vendor would honour is not ours to guess.
+    if facts.authorization.is_some_and(|a| a.contains(&b',')) {
+        return Err(deny(DenyReason::BadRequest, Some(vendor), None));
+    }
+
     let presented = facts
         .authorization
         .and_then(|a| vendor.presented_key(a))
@@ -140,6 +150,15 @@ pub fn decide<'i>(
             Some(key),
         ));
     }
+    // A costed call is priced from its body; a vendor that also reads the query string could
+    // take a money field from there instead, so a priced field in the query is refused.
+    if cost::is_costed(vendor, &upper, vendor_segments)
+        && path
+            .query()
+            .is_some_and(|q| cost::query_names_priced_field(vendor, q))
+    {
+        return Err(deny(DenyReason::BadRequest, Some(vendor), Some(key)));
+    }
     let upstream_authorization = index
         .upstream_authorization(vendor)
         .ok_or_else(|| deny(DenyReason::PolicyUnavailable, Some(vendor), Some(key)))?;
@@ -163,3 +182,7 @@ pub fn decide<'i>(
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "decide/hostile_tests.rs"]
+mod hostile_tests;

@@ -150,6 +150,11 @@ impl NormalizedPath {
         Ok(Self { segments, query })
     }
 
+    /// The raw query string without its `?`, when the target had one.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
     pub fn segments(&self) -> &[String] {
         &self.segments
     }

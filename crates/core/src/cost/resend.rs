@@ -9,6 +9,9 @@ use serde_json::Value;
 /// Most emails Resend takes in one batch.
 const MAX_BATCH: usize = 100;
 
+/// Request fields the price is read from: none may also arrive in the query string.
+pub const PRICED_FIELDS: &[&str] = &["to", "cc", "bcc"];
+
 pub fn is_costed(method: &str, path: &[String]) -> bool {
     method.eq_ignore_ascii_case("POST") && (path == ["emails"] || path == ["emails", "batch"])
 }
@@ -41,6 +44,31 @@ fn recipients(email: &Value) -> Result<u64, CostError> {
     Ok(addresses(o.get("to"))? + addresses(o.get("cc"))? + addresses(o.get("bcc"))?)
 }
 
+/// A JSON object with `to` twice is read as its last `to` by some parsers and its first by
+/// others; one with a repeated recipient field is refused. (`serde_json::Value` keeps the last
+/// silently; a derived struct reports the repeat.)
+fn refuse_repeated_recipients(body: &[u8], batch: bool) -> Result<(), CostError> {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Recipients {
+        to: Option<serde::de::IgnoredAny>,
+        cc: Option<serde::de::IgnoredAny>,
+        bcc: Option<serde::de::IgnoredAny>,
+    }
+    let parsed = if batch {
+        serde_json::from_slice::<Vec<Recipients>>(body).map(drop)
+    } else {
+        serde_json::from_slice::<Recipients>(body).map(drop)
+    };
+    // Every other shape error was already reported from the `Value`.
+    match parsed {
+        Err(e) if e.to_string().starts_with("duplicate field") => Err(CostError::Unpriceable(
+            "a recipient field is sent more than once",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn estimate(
     method: &str,
     path: &[String],
@@ -66,6 +94,7 @@ pub fn estimate(
     } else {
         recipients(&v)?
     };
+    refuse_repeated_recipients(body, path.len() == 2)?;
     Ok(Estimate::Reserve(count.saturating_mul(prices.email_micros)))
 }
 
@@ -130,6 +159,30 @@ mod tests {
                 &batch,
                 r#"{"to":"a@x.y"}"#.into(),
                 Err(CostError::Unpriceable("a batch must be a JSON array")),
+            ),
+            (
+                "to twice",
+                &emails,
+                r#"{"to":"a@x.y","subject":"s","to":["b@x.y","c@x.y","d@x.y"]}"#.into(),
+                Err(CostError::Unpriceable(
+                    "a recipient field is sent more than once",
+                )),
+            ),
+            (
+                "escaped key is the same key",
+                &emails,
+                r#"{"to":"a@x.y","\u0074o":["b@x.y","c@x.y"]}"#.into(),
+                Err(CostError::Unpriceable(
+                    "a recipient field is sent more than once",
+                )),
+            ),
+            (
+                "bcc twice in a batch",
+                &batch,
+                r#"[{"to":"a@x.y"},{"to":"b@x.y","bcc":"c@x.y","bcc":["d@x.y","e@x.y"]}]"#.into(),
+                Err(CostError::Unpriceable(
+                    "a recipient field is sent more than once",
+                )),
             ),
         ];
         for (name, path, body, want) in cases {

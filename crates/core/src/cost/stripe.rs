@@ -15,6 +15,9 @@ fn created_object<'p>(method: &str, path: &'p [String]) -> Option<&'p str> {
     }
 }
 
+/// Request fields the price is read from: none may also arrive in the query string.
+pub const PRICED_FIELDS: &[&str] = &["amount", "currency"];
+
 pub fn is_costed(method: &str, path: &[String]) -> bool {
     created_object(method, path).is_some_and(|o| o == "refunds" || AMOUNT_OBJECTS.contains(&o))
 }

@@ -35,6 +35,9 @@ fn created(method: &str, path: &[String]) -> Option<Resource> {
     }
 }
 
+/// Request fields the price is read from: none may also arrive in the query string.
+pub const PRICED_FIELDS: &[&str] = &["To", "Body", "MediaUrl", "TimeLimit", "ContentSid"];
+
 pub fn is_costed(method: &str, path: &[String]) -> bool {
     created(method, path).is_some()
 }
