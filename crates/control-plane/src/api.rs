@@ -1,5 +1,6 @@
 //! The HTTP API: which routes exist and which credential each one takes.
 
+mod audit;
 mod dataplane;
 mod keys;
 mod lease;
@@ -16,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use axum::Router;
+use keybrake_core::audit::AUDIT_PATH;
 use keybrake_core::config::SNAPSHOT_PATH;
 use keybrake_core::lease::{LEASE_PATH, USAGE_PATH};
 
@@ -28,6 +30,9 @@ pub fn router(state: AppState) -> Router {
         .route("/vendors/{vendor}/credentials", put(vendors::set))
         .route("/rates", get(rates::list))
         .route("/rates/{currency}", put(rates::set).delete(rates::delete))
+        .route("/audit", get(audit::list))
+        .route("/audit/gaps", get(audit::gaps))
+        .route("/spend", get(audit::spend))
         .route("/prices", get(prices::list))
         .route("/prices/{vendor}", put(prices::set).delete(prices::reset))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
@@ -37,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             USAGE_PATH,
             post(lease::usage).layer(DefaultBodyLimit::max(state.limits.body_limit(USAGE_PATH))),
+        )
+        .route(
+            AUDIT_PATH,
+            post(audit::ingest).layer(DefaultBodyLimit::max(state.limits.body_limit(AUDIT_PATH))),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_dataplane));
     let open = Router::new()

@@ -1,13 +1,15 @@
-//! The `keybrake` command line: `serve` runs the control plane; `keys`, `vendors`, `rates` and
-//! `prices` talk to a running one over its HTTP API. One file per subcommand group; doc
+//! The `keybrake` command line: `serve` runs the control plane; `keys`, `vendors`, `rates`,
+//! `prices`, `audit` and `spend` talk to a running one over its HTTP API. One file per subcommand group; doc
 //! comments become `--help`.
 
+pub mod audit;
 pub mod client;
 pub mod keys;
 pub mod output;
 pub mod prices;
 pub mod rates;
 pub mod serve;
+pub mod spend;
 pub mod vendors;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,8 @@ pub enum Command {
     Vendors(vendors::VendorsArgs),
     Rates(rates::RatesArgs),
     Prices(prices::PricesArgs),
+    Audit(audit::AuditArgs),
+    Spend(spend::SpendArgs),
 }
 
 /// Runs the parsed command line.
@@ -38,5 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vendors(args) => vendors::run(args).await,
         Command::Rates(args) => rates::run(args).await,
         Command::Prices(args) => prices::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Spend(args) => spend::run(args).await,
     }
 }

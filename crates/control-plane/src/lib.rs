@@ -6,6 +6,7 @@
 //! a listener the caller bound, so tests can use port 0.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod gateways;
 pub mod leases;
 pub mod ledger;
 pub mod prices;
+pub mod retention;
 pub mod secrets;
 pub mod snapshot;
 pub mod state;
@@ -36,17 +38,53 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then answers waiting long-polls at
-/// once and drains in-flight requests.
+/// once and drains in-flight requests. Audit retention runs beside it (see [`retention`]).
+///
+/// HTTP/1.1 only (gateways and the CLI speak it), on its own accept loop rather than
+/// `axum::serve`, for one setting: half-close. A client
+/// that closes its side right after sending (a gateway whose timeout fired while this process
+/// was paused or busy) would otherwise have its request dropped unread; with half-close the
+/// request is still handled, so an audit batch in flight is stored and its counters known.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let on_shutdown = state.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            on_shutdown.begin_shutdown();
-        })
-        .await
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let retention = retention::spawn(state.clone());
+    let router = app(state.clone());
+    let mut builder = http1::Builder::new();
+    builder.half_close(true).timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    state.begin_shutdown();
+    graceful.shutdown().await;
+    retention.abort();
+    Ok(())
 }

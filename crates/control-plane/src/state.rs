@@ -22,6 +22,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Least body a usage report may have: a gateway sends up to
 /// `keybrake_core::usage::MAX_KEYS_PER_REPORT` records (about 150 bytes each) and its idle keys.
 pub const MIN_USAGE_BODY_BYTES: usize = 1024 * 1024;
+/// Least body an audit batch may have: 1,000 records at their largest (a 4,096-character path
+/// and every other string at its bound) fit, and a gateway's default batch of 500 many times.
+pub const MIN_AUDIT_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// How the control plane is configured, before anything is opened.
 #[derive(Clone)]
@@ -43,6 +46,8 @@ pub struct Settings {
     /// How long a lease request the cap has no room for waits for other instances to release
     /// unused lease. Zero: answer at once.
     pub reclaim_wait: Duration,
+    /// Days audit records are kept (by the time of the call). Zero: forever.
+    pub audit_retention_days: u32,
 }
 
 /// Request limits.
@@ -68,6 +73,7 @@ pub struct Inner {
     pub propagation_wait: Duration,
     pub instance_ttl: Duration,
     pub reclaim_wait: Duration,
+    pub audit_retention_days: u32,
     pub clock: Clock,
     pub gateways: Gateways,
     pub reclaims: Reclaims,
@@ -87,6 +93,8 @@ pub struct Counters {
     pub lease_denials: AtomicU64,
     pub lease_reclaims: AtomicU64,
     pub usage_reports: AtomicU64,
+    pub audit_batches: AtomicU64,
+    pub audit_records_stored: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,18 +126,20 @@ impl Settings {
             propagation_wait: DEFAULT_PROPAGATION_WAIT,
             instance_ttl: DEFAULT_INSTANCE_TTL,
             reclaim_wait: DEFAULT_RECLAIM_WAIT,
+            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
         }
     }
 }
 
 impl Limits {
-    /// Largest body accepted on `path`: usage reports get at least [`MIN_USAGE_BODY_BYTES`],
-    /// so that the largest report a gateway builds is never refused (and resent forever).
+    /// Largest body accepted on `path`: usage reports get at least [`MIN_USAGE_BODY_BYTES`] and
+    /// audit batches [`MIN_AUDIT_BODY_BYTES`], so that the largest a gateway builds is never
+    /// refused (and resent forever).
     pub fn body_limit(&self, path: &str) -> usize {
-        if path == keybrake_core::lease::USAGE_PATH {
-            self.max_body_bytes.max(MIN_USAGE_BODY_BYTES)
-        } else {
-            self.max_body_bytes
+        match path {
+            keybrake_core::lease::USAGE_PATH => self.max_body_bytes.max(MIN_USAGE_BODY_BYTES),
+            keybrake_core::audit::AUDIT_PATH => self.max_body_bytes.max(MIN_AUDIT_BODY_BYTES),
+            _ => self.max_body_bytes,
         }
     }
 }
@@ -196,6 +206,7 @@ impl AppState {
             propagation_wait: settings.propagation_wait,
             instance_ttl: settings.instance_ttl,
             reclaim_wait: settings.reclaim_wait,
+            audit_retention_days: settings.audit_retention_days,
             clock,
             gateways: Gateways::default(),
             reclaims: Reclaims::default(),

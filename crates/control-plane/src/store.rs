@@ -1,9 +1,11 @@
 //! The control plane's state in SQLite (WAL): vault keys, sealed vendor credentials,
-//! conversion rates, price overrides, the snapshot version, and the lease rows of the budget ledger.
+//! conversion rates, price overrides, the snapshot version, the lease rows of the budget ledger,
+//! and the audit trail.
 //!
 //! One connection behind a mutex; every call runs on tokio's blocking pool. Each mutation that
 //! gateways must see bumps `snapshot_version` in its own transaction and returns the new value.
 
+mod audit;
 mod keys;
 mod leases;
 mod migrate;
@@ -15,6 +17,7 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub use audit::{Ingested, SpendRow, StoredRecord};
 pub use keys::{KeyCounts, KeyFilter, KeyRow, KeyStatus, NewKey, Revoked};
 pub use leases::{DaySpend, LeaseAsk, LeaseOutcome};
 pub use prices::PriceRow;

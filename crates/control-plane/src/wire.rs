@@ -3,6 +3,7 @@
 //! Request fields arrive as raw JSON so that every problem, a wrong type included, is reported
 //! against the field that has it; unknown fields are refused.
 
+pub mod audit;
 pub mod keys;
 pub mod prices;
 pub mod rates;

@@ -7,6 +7,15 @@
 mod support;
 
 #[cfg(test)]
+#[path = "api/audit.rs"]
+mod audit;
+#[cfg(test)]
+#[path = "api/audit_query.rs"]
+mod audit_query;
+#[cfg(test)]
+#[path = "api/audit_support.rs"]
+mod audit_support;
+#[cfg(test)]
 #[path = "api/auth.rs"]
 mod auth;
 #[cfg(test)]

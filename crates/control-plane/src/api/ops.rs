@@ -145,6 +145,43 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "Gateways that polled for a snapshot recently.",
         u64::try_from(connected).unwrap_or(u64::MAX),
     );
+    let streams = state.store.audit_streams().await?;
+    let live_since = state.live_since_ms(now);
+    let gap_records: u64 = streams
+        .iter()
+        .filter(|s| !s.is_live(live_since))
+        .map(|s| s.missing())
+        .sum();
+    let dropped: u64 = streams.iter().map(|s| s.dropped_total).sum();
+    let audit = [
+        (
+            "keybrake_audit_records_stored_total",
+            "counter",
+            "Audit records stored (a resent record is not counted again).",
+            c.audit_records_stored.load(Ordering::Relaxed),
+        ),
+        (
+            "keybrake_audit_batches_total",
+            "counter",
+            "Audit batches received from gateway instances.",
+            c.audit_batches.load(Ordering::Relaxed),
+        ),
+        (
+            "keybrake_audit_gap_records",
+            "gauge",
+            "Audit records numbered by gateway instances that are now dead and never delivered.",
+            gap_records,
+        ),
+        (
+            "keybrake_audit_dropped_records",
+            "gauge",
+            "Audit records gateway instances reported dropping because their buffer was full.",
+            dropped,
+        ),
+    ];
+    for (name, kind, help, value) in audit {
+        metric(&mut out, name, kind, help, value);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -4,23 +4,51 @@ use serde_json::Value;
 
 /// Prints `rows` under `headers`, each column as wide as its widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    Table::print(headers, rows);
+}
+
+/// A table printed in parts (`--follow`): later rows keep the columns at least as wide as the
+/// first part made them.
+#[derive(Debug)]
+pub struct Table {
+    widths: Vec<usize>,
+}
+
+impl Table {
+    /// Prints the header and `rows`; the returned table prints more rows aligned with them.
+    pub fn print(headers: &[&str], rows: &[Vec<String>]) -> Self {
+        let mut t = Self {
+            widths: headers.iter().map(|h| h.chars().count()).collect(),
+        };
+        t.widen(rows);
+        t.line(headers.iter().map(|h| (*h).to_owned()).collect());
+        t.more(rows);
+        t
+    }
+
+    /// Prints more rows.
+    pub fn more(&mut self, rows: &[Vec<String>]) {
+        self.widen(rows);
+        for row in rows {
+            self.line(row.clone());
         }
     }
-    let line = |cells: Vec<String>| {
+
+    fn widen(&mut self, rows: &[Vec<String>]) {
+        for row in rows {
+            for (w, cell) in self.widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+
+    fn line(&self, cells: Vec<String>) {
         let padded: Vec<String> = cells
             .iter()
-            .zip(&widths)
+            .zip(&self.widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         println!("{}", padded.join("  ").trim_end());
-    };
-    line(headers.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        line(row.clone());
     }
 }
 

@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "KEYBRAKE_MAX_BODY_BYTES", default_value_t = crate::state::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+
+    /// Days audit records are kept, counted from the call; older ones are deleted at start and
+    /// every hour. 0 keeps them forever.
+    #[arg(long, env = "KEYBRAKE_AUDIT_RETENTION_DAYS", default_value_t = crate::audit::DEFAULT_RETENTION_DAYS)]
+    pub audit_retention_days: u32,
 }
 
 /// An empty variable counts as unset, as in the shell scripts that export it.
@@ -115,6 +120,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         propagation_wait: Duration::from_millis(args.propagation_wait_ms),
         instance_ttl: Duration::from_millis(args.instance_ttl_ms),
         reclaim_wait: Duration::from_millis(args.reclaim_wait_ms),
+        audit_retention_days: args.audit_retention_days,
     };
     let state = AppState::open(settings, Clock::system()).await?;
     let listener = TcpListener::bind(&args.listen)

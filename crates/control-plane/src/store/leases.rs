@@ -65,7 +65,8 @@ struct Others {
     live_unused: u64,
 }
 
-fn touch(conn: &Connection, instance: &Instance, now_ms: u64) -> Result<(), StoreError> {
+/// Records that `instance` was seen at `now_ms` (lease, usage and audit requests all count).
+pub(crate) fn touch(conn: &Connection, instance: &Instance, now_ms: u64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO gateway_instances (instance, gateway, last_seen_ms) VALUES (?1, ?2, ?3) \
          ON CONFLICT (instance) DO UPDATE SET gateway = excluded.gateway, \

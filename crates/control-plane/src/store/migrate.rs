@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_leases_and_rates.sql"),
     include_str!("../../migrations/0003_prices.sql"),
+    include_str!("../../migrations/0004_audit.sql"),
 ];
 
 /// Applies every migration the database has not seen, in one write transaction taken before

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
 
-const ADMIN_ROUTES: [(&str, &str); 12] = [
+const ADMIN_ROUTES: [(&str, &str); 15] = [
     ("POST", "/vault/keys"),
     ("GET", "/vault/keys"),
     ("GET", "/vault/keys/kid_0123456789abcdef"),
@@ -18,6 +18,9 @@ const ADMIN_ROUTES: [(&str, &str); 12] = [
     ("GET", "/prices"),
     ("PUT", "/prices/twilio"),
     ("DELETE", "/prices/resend"),
+    ("GET", "/audit"),
+    ("GET", "/audit/gaps"),
+    ("GET", "/spend?by=label"),
 ];
 
 #[tokio::test]

@@ -1,0 +1,390 @@
+//! Audit records and each instance's audit sequence (see `crate::audit`).
+//!
+//! A batch is stored in one immediate transaction: its records (each `(instance, seq)` once),
+//! the instance's counters and its acknowledgement frontier, and its liveness. The answer is
+//! built from what that transaction committed.
+
+use super::leases::touch;
+use super::{to_i64, to_u64, Store, StoreError};
+use crate::audit::{AuditFilter, SpendBy, Stream, ValidBatch};
+use keybrake_core::audit::{AuditRecord, Decision};
+use keybrake_core::{DenyReason, Vendor};
+use rusqlite::types::Value as Sql;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
+
+/// Rows deleted per transaction when pruning, so that gateways' batches are not held up.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// What storing a batch did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ingested {
+    /// Records new to the store (a resent one is not).
+    pub stored: u64,
+    /// Every record of the instance at or below it is stored.
+    pub acked_through: u64,
+}
+
+/// A stored record with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Row id; with `time_ms` the record's place in the newest-first order.
+    pub id: i64,
+    pub gateway: String,
+    pub instance: String,
+    pub seq: u64,
+    pub record: AuditRecord,
+}
+
+/// Totals of one group of today's records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendRow {
+    /// The label, key id or vendor; `None` for records without one (an unknown key).
+    pub group: Option<String>,
+    pub cost_micros: u64,
+    pub calls: u64,
+    pub denied: u64,
+}
+
+const RECORD_COLUMNS: &str = "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
+     path, status, decision, deny_reason, cost_micros, cost_source, spend_micros, \
+     upstream_latency_ms, vendor_request_id";
+
+fn opt_u64(v: Option<i64>) -> Result<Option<u64>, StoreError> {
+    v.map(|v| to_u64(v, "audit_records")).transpose()
+}
+
+fn corrupt(detail: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "audit_records",
+        detail,
+    }
+}
+
+fn read_record(r: &Row<'_>) -> Result<StoredRecord, StoreError> {
+    let vendor: Option<String> = r.get(7)?;
+    let decision: String = r.get(11)?;
+    let deny_reason: Option<String> = r.get(12)?;
+    let vendor = vendor
+        .map(|v| Vendor::from_name(&v).ok_or_else(|| corrupt(format!("vendor {v:?}"))))
+        .transpose()?;
+    let decision = match decision.as_str() {
+        "allow" => Decision::Allow,
+        "deny" => Decision::Deny,
+        other => return Err(corrupt(format!("decision {other:?}"))),
+    };
+    let deny_reason = deny_reason
+        .map(|d| {
+            serde_json::from_value::<DenyReason>(serde_json::Value::String(d.clone()))
+                .map_err(|_| corrupt(format!("deny_reason {d:?}")))
+        })
+        .transpose()?;
+    let status: i64 = r.get(10)?;
+    Ok(StoredRecord {
+        id: r.get(0)?,
+        gateway: r.get(1)?,
+        instance: r.get(2)?,
+        seq: to_u64(r.get(3)?, "audit_records")?,
+        record: AuditRecord {
+            time_ms: to_u64(r.get(4)?, "audit_records")?,
+            key_id: r.get(5)?,
+            agent_run_label: r.get(6)?,
+            vendor,
+            method: r.get(8)?,
+            path: r.get(9)?,
+            status: u16::try_from(status).map_err(|_| corrupt(format!("status {status}")))?,
+            decision,
+            deny_reason,
+            cost_micros: to_u64(r.get(13)?, "audit_records")?,
+            cost_source: r.get(14)?,
+            spend_micros: opt_u64(r.get(15)?)?,
+            upstream_latency_ms: opt_u64(r.get(16)?)?,
+            vendor_request_id: r.get(17)?,
+        },
+    })
+}
+
+fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Ingested, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let instance = &batch.instance;
+    touch(&tx, instance, now_ms)?;
+    let before: Option<(i64, i64, i64)> = tx
+        .query_row(
+            "SELECT next_seq, dropped_total, acked_through FROM audit_streams WHERE instance = ?1",
+            [&instance.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (next_seq, dropped_total, mut acked) = match before {
+        Some((n, d, a)) => (
+            to_u64(n, "audit_streams")?,
+            to_u64(d, "audit_streams")?,
+            to_u64(a, "audit_streams")?,
+        ),
+        None => (1, 0, 0),
+    };
+    let mut stored = 0;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO audit_records (time_ms, gateway, instance, seq, key_id, label, \
+                 vendor, method, path, status, decision, deny_reason, cost_micros, cost_source, \
+                 spend_micros, upstream_latency_ms, vendor_request_id, stored_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?;
+        for e in &batch.entries {
+            let r = &e.record;
+            stored += insert.execute(params![
+                to_i64(r.time_ms)?,
+                instance.gateway,
+                instance.id,
+                to_i64(e.seq)?,
+                r.key_id,
+                r.agent_run_label,
+                r.vendor.map(Vendor::as_str),
+                r.method,
+                r.path,
+                r.status,
+                r.decision.as_str(),
+                r.deny_reason.map(DenyReason::as_str),
+                to_i64(r.cost_micros)?,
+                r.cost_source,
+                r.spend_micros.map(to_i64).transpose()?,
+                r.upstream_latency_ms.map(to_i64).transpose()?,
+                r.vendor_request_id,
+                to_i64(now_ms)?,
+            ])? as u64;
+        }
+    }
+    // Move the frontier over every record now stored right above it.
+    {
+        let mut above = tx.prepare_cached(
+            "SELECT seq FROM audit_records WHERE instance = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000",
+        )?;
+        loop {
+            let start = acked;
+            let mut rows = above.query(params![instance.id, to_i64(acked)?])?;
+            while let Some(r) = rows.next()? {
+                if to_u64(r.get(0)?, "audit_records")? != acked + 1 {
+                    break;
+                }
+                acked += 1;
+            }
+            if acked - start < 1000 {
+                break;
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO audit_streams (instance, gateway, next_seq, dropped_total, acked_through, \
+             updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (instance) DO UPDATE SET gateway = excluded.gateway, \
+             next_seq = excluded.next_seq, dropped_total = excluded.dropped_total, \
+             acked_through = excluded.acked_through, updated_at_ms = excluded.updated_at_ms",
+        params![
+            instance.id,
+            instance.gateway,
+            to_i64(next_seq.max(batch.next_seq))?,
+            to_i64(dropped_total.max(batch.dropped_total))?,
+            to_i64(acked)?,
+            to_i64(now_ms)?,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Ingested {
+        stored,
+        acked_through: acked,
+    })
+}
+
+/// The SQL condition and parameters of `filter`, cursor included.
+fn conditions(filter: &AuditFilter) -> Result<(String, Vec<Sql>), StoreError> {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<Sql> = Vec::new();
+    let mut text = |clause: &'static str, v: &Option<String>, values: &mut Vec<Sql>| {
+        if let Some(v) = v {
+            clauses.push(clause);
+            values.push(Sql::Text(v.clone()));
+        }
+    };
+    text("key_id = ?", &filter.key_id, &mut values);
+    text("label = ?", &filter.label, &mut values);
+    text(
+        "vendor = ?",
+        &filter.vendor.map(|v| v.as_str().to_owned()),
+        &mut values,
+    );
+    text(
+        "decision = ?",
+        &filter.decision.map(|d| d.as_str().to_owned()),
+        &mut values,
+    );
+    if let Some(p) = &filter.label_prefix {
+        // The range lets the label index narrow the scan; substr makes the match exact.
+        clauses.push("label >= ? AND substr(label, 1, ?) = ?");
+        values.push(Sql::Text(p.clone()));
+        values.push(Sql::Integer(
+            i64::try_from(p.chars().count()).unwrap_or(i64::MAX),
+        ));
+        values.push(Sql::Text(p.clone()));
+    }
+    if let Some(since) = filter.since_ms {
+        clauses.push("time_ms >= ?");
+        values.push(Sql::Integer(to_i64(since)?));
+    }
+    if let Some(until) = filter.until_ms {
+        clauses.push("time_ms < ?");
+        values.push(Sql::Integer(to_i64(until)?));
+    }
+    if let Some(c) = filter.cursor {
+        clauses.push("(time_ms < ? OR (time_ms = ? AND id < ?))");
+        let t = to_i64(c.time_ms)?;
+        values.extend([Sql::Integer(t), Sql::Integer(t), Sql::Integer(c.id)]);
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    Ok((sql, values))
+}
+
+fn list(
+    conn: &Connection,
+    filter: &AuditFilter,
+    limit: u32,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let (cond, mut values) = conditions(filter)?;
+    values.push(Sql::Integer(i64::from(limit)));
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM audit_records {cond} ORDER BY time_ms DESC, id DESC LIMIT ?"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(read_record(r)?);
+    }
+    Ok(out)
+}
+
+fn streams(conn: &Connection) -> Result<Vec<Stream>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.gateway, s.instance, s.next_seq, s.dropped_total, s.acked_through, \
+                (SELECT COUNT(*) FROM audit_records r \
+                 WHERE r.instance = s.instance AND r.seq > s.acked_through), \
+                COALESCE(i.last_seen_ms, s.updated_at_ms) AS seen \
+         FROM audit_streams s LEFT JOIN gateway_instances i ON i.instance = s.instance \
+         ORDER BY seen DESC, s.instance",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let n = |i: usize| -> Result<u64, StoreError> { to_u64(r.get(i)?, "audit_streams") };
+        out.push(Stream {
+            gateway: r.get(0)?,
+            instance: r.get(1)?,
+            next_seq: n(2)?,
+            dropped_total: n(3)?,
+            acked_through: n(4)?,
+            stored_above: n(5)?,
+            last_seen_ms: n(6)?,
+        });
+    }
+    Ok(out)
+}
+
+fn spend(
+    conn: &Connection,
+    by: SpendBy,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<Vec<SpendRow>, StoreError> {
+    let (column, _) = by.column();
+    let sql = format!(
+        "SELECT {column}, SUM(cost_micros), COUNT(*), SUM(decision = 'deny') FROM audit_records \
+         WHERE time_ms >= ?1 AND time_ms < ?2 GROUP BY {column} ORDER BY 2 DESC, 1"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![to_i64(from_ms)?, to_i64(to_ms)?])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(SpendRow {
+            group: r.get(0)?,
+            cost_micros: to_u64(r.get(1)?, "audit_records")?,
+            calls: to_u64(r.get(2)?, "audit_records")?,
+            denied: to_u64(r.get(3)?, "audit_records")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes up to [`PRUNE_CHUNK`] records before `before`; returns how many.
+fn prune_chunk(conn: &Connection, before: i64) -> Result<u64, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM audit_records WHERE id IN \
+             (SELECT id FROM audit_records WHERE time_ms < ?1 LIMIT ?2)",
+        params![before, PRUNE_CHUNK],
+    )?;
+    Ok(n as u64)
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Stores a batch: each record once, the instance's counters, its liveness, and how far
+    /// its records are stored without a hole, in one transaction.
+    pub async fn ingest_audit(
+        &self,
+        batch: ValidBatch,
+        now_ms: u64,
+    ) -> Result<Ingested, StoreError> {
+        self.with(move |conn| ingest(conn, &batch, now_ms)).await
+    }
+
+    /// Up to `limit` records matching `filter`, newest first.
+    pub async fn audit_records(
+        &self,
+        filter: AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.with(move |conn| list(conn, &filter, limit)).await
+    }
+
+    /// Every instance's audit sequence, most recently seen first.
+    pub async fn audit_streams(&self) -> Result<Vec<Stream>, StoreError> {
+        self.with(|conn| streams(conn)).await
+    }
+
+    /// Totals of the records in `[from_ms, to_ms)` grouped `by`, most spent first.
+    pub async fn audit_spend(
+        &self,
+        by: SpendBy,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<Vec<SpendRow>, StoreError> {
+        self.with(move |conn| spend(conn, by, from_ms, to_ms)).await
+    }
+
+    /// Deletes every record of a call before `before_ms`, a chunk per transaction so that
+    /// batches from gateways go in between, and forgets instances silent since then. Returns
+    /// how many records it deleted.
+    pub async fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let before = to_i64(before_ms)?;
+        let mut removed = 0;
+        loop {
+            let n = self.with(move |conn| prune_chunk(conn, before)).await?;
+            removed += n;
+            if n < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+        self.with(move |conn| {
+            conn.execute(
+                "DELETE FROM audit_streams WHERE updated_at_ms < ?1",
+                [before],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(removed)
+    }
+}
