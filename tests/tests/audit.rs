@@ -70,6 +70,29 @@ async fn free_call(stack: &Stack, gw: usize, key: &str, i: usize) -> u16 {
     }
 }
 
+/// Waits until gateway `gw` holds no audit record waiting for an acknowledgement (its
+/// `keybrake.audit.buffered` gauge is 0): from then on no more records can arrive.
+async fn wait_outbox_empty(stack: &Stack, gw: usize) {
+    let url = format!(
+        "http://127.0.0.1:{}/stats?filter=keybrake.audit.buffered",
+        stack.gateways[gw].admin_port
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the gateway's audit outbox to empty",
+        || {
+            let req = stack.http.get(&url);
+            async move {
+                let text = req.send().await.ok()?.text().await.ok()?;
+                text.lines()
+                    .any(|l| l.trim().ends_with("keybrake.audit.buffered: 0"))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 fn assert_each_once(records: &[Value]) {
     let mut seen = HashSet::new();
     for r in records {
@@ -112,11 +135,15 @@ async fn n_calls_make_exactly_n_records_with_their_costs_and_labels() {
     assert_eq!(refused.status(), 403);
 
     let query = format!("key_id={}", key.key_id);
-    let records = wait_audit_count(&stack, &query, 8).await;
-    // Nothing more arrives: exactly one record per call.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let records_again = audit(&stack, &query).await;
-    assert_eq!(records_again.len(), 8, "{records_again:#?}");
+    wait_audit_count(&stack, &query, 8).await;
+    // Nothing more can arrive once the gateway holds nothing unacknowledged.
+    wait_outbox_empty(&stack, 0).await;
+    let records = audit(&stack, &query).await;
+    assert_eq!(
+        records.len(),
+        8,
+        "exactly one record per call: {records:#?}"
+    );
     assert_each_once(&records);
 
     let mut costs: Vec<(String, String, f64, String)> = records
@@ -207,8 +234,8 @@ async fn a_control_plane_killed_during_a_burst_loses_and_doubles_nothing() {
     }
     stack.restart_control_plane().await;
     let query = format!("key_id={}", key.key_id);
-    let records = wait_audit_count(&stack, &query, 120).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_audit_count(&stack, &query, 120).await;
+    wait_outbox_empty(&stack, 0).await;
     let records = audit(&stack, &query).await;
     assert_eq!(records.len(), 120, "every call exactly once");
     assert_each_once(&records);
@@ -259,6 +286,8 @@ async fn a_full_buffer_counts_its_drops_and_a_killed_gateway_shows_as_a_gap() {
     assert_eq!(dropped, 7, "12 calls, 5 kept");
     // Let a resent batch reach the stopped control plane's socket, then kill the gateway with
     // its five records still queued.
+    // No signal says a resent batch is in the stopped process's socket: the outbox's timeout
+    // (400 ms) and backoff (600 ms) put the first resend at about 1 s.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stack.gateways[0].proc.kill();
     stack.control_plane.signal("CONT");
