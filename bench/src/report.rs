@@ -1,0 +1,377 @@
+//! The figures, as a table for the terminal and `bench/RESULTS.md`, and the last line.
+
+use crate::audit::AuditFigure;
+use crate::load::Measured;
+use crate::revoke::{percentile, Revocations};
+use crate::scale::Scale;
+use crate::stack::Paths;
+use crate::throughput::Pair;
+use crate::Settings;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BEGIN: &str = "<!-- bench:begin (written by `make bench`; edit outside these markers) -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Where and on what the bench ran.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu: String,
+    pub date: String,
+    pub load: String,
+    pub envoy: String,
+    pub wrk: String,
+    pub commit: String,
+}
+
+fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+impl Machine {
+    pub fn read(paths: &Paths) -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let envoy = output(Command::new(&paths.envoy).arg("--version"));
+        let envoy = envoy
+            .split("version: ")
+            .nth(1)
+            .and_then(|v| v.split('/').nth(1))
+            .unwrap_or("?")
+            .to_owned();
+        let dirty = !output(Command::new("git").arg("-C").arg(&paths.root).args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ]))
+        .is_empty();
+        Self {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu,
+            date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
+            load: std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+            envoy,
+            wrk: output(Command::new(&paths.wrk).arg("--version"))
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map_or_else(|| "wrk".to_owned(), |v| format!("wrk {v}")),
+            commit: format!(
+                "{}{}",
+                output(Command::new("git").arg("-C").arg(&paths.root).args([
+                    "rev-parse",
+                    "--short",
+                    "HEAD"
+                ])),
+                if dirty {
+                    " (with uncommitted changes)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} cores ({}), {}, load average {}, Envoy {}, {}, commit {}",
+            self.cores, self.cpu, self.date, self.load, self.envoy, self.wrk, self.commit
+        )
+    }
+}
+
+pub struct Figures {
+    pub machine: Machine,
+    pub settings: Settings,
+    pub throughput: Vec<Pair>,
+    pub latency: Vec<Pair>,
+    pub revocations: Revocations,
+    pub scale: Scale,
+    pub audit: AuditFigure,
+}
+
+fn med(runs: &[Measured], f: impl Fn(&Measured) -> f64) -> f64 {
+    Pair::median(runs, f)
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**not met**"
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
+
+impl Figures {
+    fn pair<'a>(&self, list: &'a [Pair], scenario: crate::load::Scenario) -> Option<&'a Pair> {
+        list.iter().find(|p| p.scenario == scenario)
+    }
+
+    fn costed_p99_added(&self) -> f64 {
+        self.pair(&self.latency, crate::load::Scenario::Costed)
+            .map_or(0.0, |p| p.added(|m| m.p99_us))
+    }
+
+    fn revoke_p99(&self) -> f64 {
+        percentile(&self.revocations.refused_after_answer_ms, 0.99)
+    }
+
+    pub fn last_line(&self) -> String {
+        let ratio = |s| self.pair(&self.throughput, s).map_or(0.0, Pair::ratio);
+        format!(
+            "keybrake bench: throughput ratio {:.2} (costed), {:.2} (free), p99 {:+.0} us, revoke p99 {:.0} ms",
+            ratio(crate::load::Scenario::Costed),
+            ratio(crate::load::Scenario::Free),
+            self.costed_p99_added(),
+            self.revoke_p99().ceil(),
+        )
+    }
+
+    /// The whole table, as Markdown (it reads as well in a terminal).
+    pub fn table(&self) -> String {
+        let s = &self.settings;
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "| figure | plain Envoy | keybrake | keybrake vs plain | target |"
+        );
+        let _ = writeln!(t, "| --- | --- | --- | --- | --- |");
+        for p in &self.throughput {
+            let ratio = p.ratio();
+            let target = if p.scenario == crate::load::Scenario::Costed {
+                format!("≥ 0.90: {}", mark(ratio >= 0.90))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                t,
+                "| throughput, {} (req/s, {} connections) | {:.0} | {:.0} | ratio **{ratio:.2}** | {target} |",
+                p.scenario.name(),
+                s.connections,
+                med(&p.a, |m| m.rps),
+                med(&p.b, |m| m.rps),
+            );
+        }
+        for p in &self.throughput {
+            let _ = writeln!(
+                t,
+                "| Envoy CPU per request, {} (us, all threads) | {:.1} | {:.1} | +{:.1} us | |",
+                p.scenario.name(),
+                med(&p.a, |m| m.gateway_cpu_us),
+                med(&p.b, |m| m.gateway_cpu_us),
+                p.added(|m| m.gateway_cpu_us),
+            );
+        }
+        for p in &self.latency {
+            for (name, f) in [
+                ("p50", (|m: &Measured| m.p50_us) as fn(&Measured) -> f64),
+                ("p99", |m: &Measured| m.p99_us),
+            ] {
+                let added = p.added(f);
+                let target = if name == "p99" && p.scenario == crate::load::Scenario::Costed {
+                    format!("≤ +100 us: {}", mark(added <= 100.0))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    t,
+                    "| latency {name}, {} at {} req/s (us) | {:.0} | {:.0} | {added:+.0} us | {target} |",
+                    p.scenario.name(),
+                    s.rate,
+                    med(&p.a, f),
+                    med(&p.b, f),
+                );
+            }
+        }
+        let r = &self.revocations;
+        let revoke_p99 = self.revoke_p99();
+        let _ = writeln!(
+            t,
+            "| revocation: `DELETE` answered → first refused call, p50 / p99 ({} revocations) | | {:.1} / {:.1} ms | | ≤ 100 ms: {} |",
+            r.refused_after_answer_ms.len(),
+            percentile(&r.refused_after_answer_ms, 0.5),
+            revoke_p99,
+            mark(revoke_p99 <= 100.0),
+        );
+        let _ = writeln!(
+            t,
+            "| revocation: `DELETE` round trip (waits for the gateway to hold it), p50 / p99 | | {:.1} / {:.1} ms | calls passed after the answer: {} | |",
+            percentile(&r.delete_ms, 0.5),
+            percentile(&r.delete_ms, 0.99),
+            r.passed_after_answer,
+        );
+        let _ = writeln!(
+            t,
+            "| new key: `POST /vault/keys` round trip, p50 / p99 | | {:.1} / {:.1} ms | first call allowed {:.1} ms after (p50) | |",
+            percentile(&r.issue_ms, 0.5),
+            percentile(&r.issue_ms, 0.99),
+            percentile(&r.allowed_after_issue_ms, 0.5),
+        );
+        t.push_str(&self.scale_rows());
+        t.push_str(&self.control_plane_rows());
+        t
+    }
+
+    fn scale_rows(&self) -> String {
+        let sc = &self.scale;
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "| **{} keys** | 10 keys | {} keys | | |",
+            sc.keys, sc.keys
+        );
+        let _ = writeln!(
+            t,
+            "| snapshot: size, built and sent by the control plane | | {:.1} MB, {:.0} ms | | |",
+            sc.snapshot_bytes as f64 / 1e6,
+            sc.snapshot_build_ms
+        );
+        let _ = writeln!(
+            t,
+            "| gateway start: Envoy ready / first call allowed | | {:.0} / {:.0} ms | | |",
+            sc.startup_ms, sc.first_allowed_ms
+        );
+        let c = &sc.changes;
+        let _ = writeln!(
+            t,
+            "| snapshot change applied: `POST /vault/keys` round trip (control plane + sync service), p50 | | {:.0} ms | then first call allowed after {:.0} ms (worker) | |",
+            percentile(&c.issue_ms, 0.5),
+            percentile(&c.allowed_after_issue_ms, 0.5),
+        );
+        let _ = writeln!(
+            t,
+            "| revocation with {} keys: `DELETE` round trip / answered → refused, p50 | | {:.0} / {:.1} ms | | |",
+            sc.keys,
+            percentile(&c.delete_ms, 0.5),
+            percentile(&c.refused_after_answer_ms, 0.5),
+        );
+        let _ = writeln!(
+            t,
+            "| Envoy resident memory (VmRSS) | {} | {} | +{} | |",
+            mib(sc.rss_10_kib),
+            mib(sc.rss_big_kib),
+            mib(sc.rss_big_kib.saturating_sub(sc.rss_10_kib)),
+        );
+        for p in &sc.latency {
+            for (name, f) in [
+                ("p50", (|m: &Measured| m.p50_us) as fn(&Measured) -> f64),
+                ("p99", |m: &Measured| m.p99_us),
+            ] {
+                let (a, b) = (med(&p.a, f), med(&p.b, f));
+                let change = (b - a) / a.max(1e-9) * 100.0;
+                let target = if name == "p50" {
+                    format!("within 5%: {}", mark(change <= 5.0))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    t,
+                    "| latency {name}, {} at {} req/s (us) | {a:.0} | {b:.0} | {change:+.1}% | {target} |",
+                    p.scenario.name(),
+                    self.settings.rate,
+                );
+            }
+        }
+        let _ = writeln!(
+            t,
+            "| free GET at {} req/s with {} keys: p99 / max, quiet → during {} snapshot changes (us) | | {:.0} / {:.0} → {:.0} / {:.0} | | sync does not block requests: {} |",
+            self.settings.rate,
+            sc.keys,
+            sc.churn_changes,
+            sc.quiet.p99_us,
+            sc.quiet.max_us,
+            sc.churn.p99_us,
+            sc.churn.max_us,
+            mark(sc.churn.p99_us <= sc.quiet.p99_us * 2.0 + 1000.0),
+        );
+        t
+    }
+
+    fn control_plane_rows(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "| **control plane** | | | | |");
+        let _ = writeln!(
+            t,
+            "| keys issued per second (`POST /vault/keys`, {} clients, no gateway connected) | | {:.0} | | |",
+            self.settings.issue_connections, self.scale.issued_per_second
+        );
+        let audit = match &self.audit {
+            AuditFigure::Stored { records_per_second, batch, senders } => format!(
+                "| audit records stored per second (`POST /dataplane/v1/audit`, batches of {batch}, {senders} instances) | | {records_per_second:.0} | | |"
+            ),
+            AuditFigure::Unavailable(status) => format!(
+                "| audit records stored per second | | not measured: `POST /dataplane/v1/audit` answered {status} | | |"
+            ),
+        };
+        let _ = writeln!(t, "{audit}");
+        t
+    }
+
+    pub fn markdown(&self) -> String {
+        let s = &self.settings;
+        let mut m = String::new();
+        let _ = writeln!(m, "Run: {}.\n", self.machine.date);
+        let _ = writeln!(
+            m,
+            "Machine: {} cores, {}; load average before the run {}; Envoy {}; {}; commit {}.\n",
+            self.machine.cores,
+            self.machine.cpu,
+            self.machine.load,
+            self.machine.envoy,
+            self.machine.wrk,
+            self.machine.commit
+        );
+        let _ = writeln!(
+            m,
+            "Method: Envoy with one worker (`--concurrency 1`) pinned to core 0; the upstream, the control plane and wrk share core 1. \
+Medians of {} interleaved runs of {} s per gateway. Throughput runs flat out with {} connections; latency runs at a fixed {} req/s \
+(8 connections, each paced by wrk's `delay()` hook; closed loop, so without coordinated-omission correction). \"Envoy CPU per request\" is the Envoy process's user + system time (every thread, \
+the sync service's included) over the requests answered.\n",
+            s.repeats, s.seconds, s.connections, s.rate
+        );
+        m.push_str(&self.table());
+        let _ = writeln!(m, "\n`{}`", self.last_line());
+        m
+    }
+}
+
+pub fn results_path(paths: &Paths) -> Option<PathBuf> {
+    match std::env::var("KEYBRAKE_BENCH_RESULTS") {
+        Ok(p) if p.is_empty() => None,
+        Ok(p) => Some(PathBuf::from(p)),
+        Err(_) => Some(paths.root.join("bench/RESULTS.md")),
+    }
+}
+
+/// Replaces the generated part of the results file, keeping what is written around it.
+pub fn write_results(path: &Path, generated: &str) -> anyhow::Result<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let block = format!("{BEGIN}\n{generated}{END}");
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &old[..b], &old[e + END.len()..]),
+        _ => format!("# keybrake benchmark results\n\n{block}\n\n{old}"),
+    };
+    std::fs::write(path, new)?;
+    Ok(())
+}
