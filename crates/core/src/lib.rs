@@ -11,6 +11,7 @@ pub mod currency;
 pub mod decide;
 pub mod deny;
 pub mod endpoint;
+pub mod handoff;
 pub mod key;
 pub mod lease;
 pub mod ledger;
