@@ -1,6 +1,7 @@
 //! The HTTP filter. Per worker VM: the policy index (rebuilt only when the snapshot version
-//! changes), how to reach the control plane, and settlements waiting to be retried. Per request:
-//! a [`stream::Stream`].
+//! changes), how to reach the control plane, settlements waiting to be retried, and the records
+//! waiting to go to the sync service (batched: every enqueue wakes Envoy's main thread). Per
+//! request: a [`stream::Stream`].
 
 mod fields;
 mod metrics;
@@ -9,12 +10,18 @@ mod stream;
 use crate::host::{self, Shared};
 use keybrake_core::audit::AUDIT_QUEUE;
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
+use keybrake_core::handoff::Handoff;
 use keybrake_core::ledger;
 use keybrake_core::snapshot::{PolicyIndex, Snapshot, SyncStatus, SHARED_SNAPSHOT_KEY};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 pub use stream::Stream;
+
+/// How often a worker hands its waiting records to the sync service (sooner when a message
+/// fills up).
+pub const FLUSH_TICK: Duration = Duration::from_millis(50);
 
 pub struct FilterRoot {
     vm: Rc<RefCell<VmState>>,
@@ -31,6 +38,10 @@ pub struct VmState {
     queue: Option<u32>,
     audit_queue: Option<u32>,
     metrics: metrics::Metrics,
+    /// Keys whose record changed, not yet named to the sync service.
+    touched_out: Handoff,
+    /// Audit records (JSON) not yet handed to the sync service.
+    audit_out: Handoff,
     /// Settlements that met contention: `(key_id, reserved, actual)`, retried on later requests.
     pending_settlements: Vec<(String, u64, u64)>,
 }
@@ -54,6 +65,8 @@ impl FilterRoot {
                 queue: None,
                 audit_queue: None,
                 metrics: metrics::Metrics::define(),
+                touched_out: Handoff::default(),
+                audit_out: Handoff::default(),
                 pending_settlements: Vec::new(),
             })),
         })
@@ -61,6 +74,14 @@ impl FilterRoot {
 
     pub fn new_stream(&self) -> Stream {
         Stream::new(Rc::clone(&self.vm))
+    }
+
+    /// Hands whatever waits to the sync service.
+    pub fn on_tick(&self) {
+        if let Ok(mut vm) = self.vm.try_borrow_mut() {
+            vm.flush_touched();
+            vm.flush_audit();
+        }
     }
 }
 
@@ -107,28 +128,57 @@ impl VmState {
         self.dataplane.as_ref()
     }
 
-    /// Names a key whose record changed, so the sync service reports it.
+    /// Names a key whose record changed, so the sync service reports it (once per message).
     fn touched(&mut self, key_id: &str) {
+        if self.touched_out.contains(key_id.as_bytes()) {
+            return;
+        }
+        if matches!(self.touched_out.push(key_id.as_bytes()), Ok(true)) {
+            self.flush_touched();
+        }
+    }
+
+    fn flush_touched(&mut self) {
+        let Some((message, _)) = self.touched_out.take() else {
+            return;
+        };
         if self.queue.is_none() {
             self.queue = host::resolve_queue(&self.vm_id, USAGE_QUEUE);
         }
         if let Some(q) = self.queue {
-            if !host::enqueue(q, key_id.as_bytes()) {
+            if !host::enqueue(q, &message) {
                 self.queue = None;
             }
         }
     }
 
-    /// Hands a call's audit record to the sync service; a record the queue refuses is counted.
+    /// Queues a call's audit record for the sync service; a record that cannot go is counted.
     fn audit(&mut self, record: &[u8]) {
+        match self.audit_out.push(record) {
+            Ok(true) => self.flush_audit(),
+            Ok(false) => {}
+            Err(e) => {
+                self.metrics.audit_dropped(1);
+                log::warn!("keybrake: {e}; the call is in the access log");
+            }
+        }
+    }
+
+    fn flush_audit(&mut self) {
+        let Some((message, records)) = self.audit_out.take() else {
+            return;
+        };
         if self.audit_queue.is_none() {
             self.audit_queue = host::resolve_queue(&self.vm_id, AUDIT_QUEUE);
         }
-        let sent = self.audit_queue.is_some_and(|q| host::enqueue(q, record));
+        let sent = self.audit_queue.is_some_and(|q| host::enqueue(q, &message));
         if !sent {
             self.audit_queue = None;
-            self.metrics.audit_dropped();
-            log::warn!("keybrake: an audit record could not be queued; it is in the access log");
+            self.metrics
+                .audit_dropped(u64::try_from(records).unwrap_or(u64::MAX));
+            log::warn!(
+                "keybrake: {records} audit records could not be queued; they are in the access log"
+            );
         }
     }
 

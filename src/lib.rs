@@ -71,6 +71,7 @@ impl RootContext for Root {
             Some(FILTER_ROOT_ID) => match filter::FilterRoot::configure(&config) {
                 Ok(root) => {
                     *self = Root::Filter(root);
+                    host::start_ticks(filter::FLUSH_TICK);
                     true
                 }
                 Err(e) => {
@@ -88,8 +89,10 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
-        if let Root::Sync(service) = self {
-            service.on_tick();
+        match self {
+            Root::Sync(service) => service.on_tick(),
+            Root::Filter(root) => root.on_tick(),
+            Root::Unconfigured => {}
         }
     }
 

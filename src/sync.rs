@@ -4,6 +4,7 @@
 use crate::host::{self, Shared};
 use keybrake_core::audit::{AuditAck, AUDIT_PATH, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, SyncConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
+use keybrake_core::handoff;
 use keybrake_core::key::random_hex;
 use keybrake_core::lease::{UsageAnswer, USAGE_PATH};
 use keybrake_core::ledger::{self, day_of};
@@ -140,9 +141,11 @@ impl SyncService {
             return;
         };
         let mut dropped = 0;
-        while let Some(record) = host::dequeue(queue) {
-            if !self.outbox.push(record) {
-                dropped += 1;
+        while let Some(message) = host::dequeue(queue) {
+            for record in handoff::split(&message) {
+                if !self.outbox.push(record.to_vec()) {
+                    dropped += 1;
+                }
             }
         }
         if let Some((dropped_id, buffered_id)) = self.audit_metrics {
@@ -180,9 +183,11 @@ impl SyncService {
 
     fn drain_queue(&mut self, now: u64) {
         let Some(queue) = self.queue else { return };
-        while let Some(item) = host::dequeue(queue) {
-            if let Ok(key_id) = String::from_utf8(item) {
-                self.usage.touched(key_id, now);
+        while let Some(message) = host::dequeue(queue) {
+            for key_id in handoff::split(&message) {
+                if let Ok(key_id) = std::str::from_utf8(key_id) {
+                    self.usage.touched(key_id.to_owned(), now);
+                }
             }
         }
     }

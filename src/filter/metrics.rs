@@ -63,7 +63,7 @@ impl Metrics {
         }
     }
 
-    pub fn audit_dropped(&self) {
-        add(self.audit_dropped, 1);
+    pub fn audit_dropped(&self, records: u64) {
+        add(self.audit_dropped, records);
     }
 }
