@@ -48,7 +48,8 @@ pub struct Load<'a> {
     pub connections: u32,
     pub seconds: u64,
     /// Requests per second in total, paced by wrk's `delay()` hook (each connection waits
-    /// `connections / rate` between a response and its next request); `None`: flat out.
+    /// `connections / rate`, less about a millisecond for the call itself, between a response
+    /// and its next request); `None`: flat out.
     pub rate: Option<u32>,
 }
 
@@ -113,7 +114,8 @@ fn script(load: &Load<'_>) -> String {
         lua_string(&format!("Bearer {}", load.vault_key))
     ));
     if let Some(rate) = load.rate {
-        let pause_ms = (f64::from(load.connections) * 1000.0 / f64::from(rate.max(1))).round();
+        let period_ms = f64::from(load.connections) * 1000.0 / f64::from(rate.max(1));
+        let pause_ms = (period_ms - 1.0).max(0.0).round();
         lua.push_str(&format!("delay = function() return {pause_ms} end\n"));
     }
     lua.push_str(DONE);

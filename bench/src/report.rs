@@ -97,7 +97,40 @@ impl std::fmt::Display for Machine {
     }
 }
 
+/// The machine's CPU time so far, from the first line of `/proc/stat` (clock ticks).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTimes {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTimes {
+    pub fn read() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        Self {
+            total: fields.iter().take(8).sum(),
+            steal: fields.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    /// Share of the CPU time since `before` that the hypervisor gave to other guests.
+    pub fn stolen_share_since(&self, before: &Self) -> f64 {
+        let total = self.total.saturating_sub(before.total);
+        self.steal.saturating_sub(before.steal) as f64 / total.max(1) as f64
+    }
+}
+
 pub struct Figures {
+    /// Share of CPU time stolen by the hypervisor during the run: a noisy neighbour.
+    pub stolen: f64,
     pub machine: Machine,
     pub settings: Settings,
     pub throughput: Vec<Pair>,
@@ -196,9 +229,9 @@ impl Figures {
                 };
                 let _ = writeln!(
                     t,
-                    "| latency {name}, {} at {} req/s (us) | {:.0} | {:.0} | {added:+.0} us | {target} |",
+                    "| latency {name}, {} at ~{:.0} req/s (us) | {:.0} | {:.0} | {added:+.0} us | {target} |",
                     p.scenario.name(),
-                    s.rate,
+                    med(&p.b, |m| m.rps),
                     med(&p.a, f),
                     med(&p.b, f),
                 );
@@ -287,9 +320,9 @@ impl Figures {
                 };
                 let _ = writeln!(
                     t,
-                    "| latency {name}, {} at {} req/s (us) | {a:.0} | {b:.0} | {change:+.1}% | {target} |",
+                    "| latency {name}, {} at ~{:.0} req/s (us) | {a:.0} | {b:.0} | {change:+.1}% | {target} |",
                     p.scenario.name(),
-                    self.settings.rate,
+                    med(&p.b, |m| m.rps),
                 );
             }
         }
@@ -334,10 +367,11 @@ impl Figures {
         let _ = writeln!(m, "Run: {}.\n", self.machine.date);
         let _ = writeln!(
             m,
-            "Machine: {} cores, {}; load average before the run {}; Envoy {}; {}; commit {}.\n",
+            "Machine: {} cores, {}; load average before the run {}; CPU time stolen by the hypervisor during the run {:.1} %; Envoy {}; {}; commit {}.\n",
             self.machine.cores,
             self.machine.cpu,
             self.machine.load,
+            self.stolen * 100.0,
             self.machine.envoy,
             self.machine.wrk,
             self.machine.commit
@@ -346,9 +380,9 @@ impl Figures {
             m,
             "Method: Envoy with one worker (`--concurrency 1`) pinned to core 0; the upstream, the control plane and wrk share core 1. \
 Medians of {} interleaved runs of {} s per gateway. Throughput runs flat out with {} connections; latency runs at a fixed {} req/s \
-(8 connections, each paced by wrk's `delay()` hook; closed loop, so without coordinated-omission correction). \"Envoy CPU per request\" is the Envoy process's user + system time (every thread, \
+({} connections, each paced by wrk's `delay()` hook; closed loop, so without coordinated-omission correction; the rate reached is in the row). \"Envoy CPU per request\" is the Envoy process's user + system time (every thread, \
 the sync service's included) over the requests answered.\n",
-            s.repeats, s.seconds, s.connections, s.rate
+            s.repeats, s.seconds, s.connections, s.rate, s.latency_connections
         );
         m.push_str(&self.table());
         let _ = writeln!(m, "\n`{}`", self.last_line());
