@@ -98,6 +98,25 @@ pub fn final_charge(
     }
 }
 
+/// The single value of a top-level form field; a field sent twice is ambiguous (the vendor
+/// and keybrake might read different ones) and refused.
+fn single_field<'f>(
+    fields: &'f [(String, String)],
+    name: &str,
+) -> Result<Option<&'f str>, CostError> {
+    let mut found = fields
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(CostError::Unpriceable(
+            "a priced field is sent more than once",
+        ));
+    }
+    Ok(first)
+}
+
 /// Whether the call may move money, so its request body must be read before forwarding.
 pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
     match vendor {

@@ -158,7 +158,7 @@ fn stripe_estimates() {
             "/v1/payment_intents",
             "amount=1&amount=100000&currency=usd",
             Err(CostError::Unpriceable(
-                "a money field is sent more than once",
+                "a priced field is sent more than once",
             )),
         ),
         (

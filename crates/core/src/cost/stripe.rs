@@ -3,7 +3,7 @@
 //! request names none. Everything else (reads, customers, confirmations of an intent already
 //! counted at creation) costs nothing.
 
-use super::{CostError, Estimate, Settlement};
+use super::{single_field, CostError, Estimate, Settlement};
 use crate::currency::Rates;
 
 const AMOUNT_OBJECTS: [&str; 4] = ["payment_intents", "charges", "transfers", "payouts"];
@@ -20,21 +20,6 @@ pub const PRICED_FIELDS: &[&str] = &["amount", "currency"];
 
 pub fn is_costed(method: &str, path: &[String]) -> bool {
     created_object(method, path).is_some_and(|o| o == "refunds" || AMOUNT_OBJECTS.contains(&o))
-}
-
-/// The single value of a top-level form field; a field sent twice is ambiguous and refused.
-fn field<'b>(fields: &'b [(String, String)], name: &str) -> Result<Option<&'b str>, CostError> {
-    let mut found = fields
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str());
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(CostError::Unpriceable(
-            "a money field is sent more than once",
-        ));
-    }
-    Ok(first)
 }
 
 fn parse_amount(s: &str) -> Result<u64, CostError> {
@@ -58,8 +43,8 @@ pub fn estimate(
     };
     // Form bodies; `[`/`]` arrive raw or percent-encoded, and only top-level fields matter.
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let amount = field(&fields, "amount")?;
-    let currency = field(&fields, "currency")?;
+    let amount = single_field(&fields, "amount")?;
+    let currency = single_field(&fields, "currency")?;
     match (object, amount, currency) {
         (_, Some(a), Some(c)) => Ok(Estimate::Reserve(rates.to_micros(parse_amount(a)?, c)?)),
         ("refunds", _, _) => {

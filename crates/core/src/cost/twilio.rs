@@ -3,7 +3,7 @@
 //! `TimeLimit`, or the configured longest call. Twilio reports `price` only after delivery, so
 //! at creation the estimate usually stands; a `price` in the response settles when present.
 
-use super::{CostError, Estimate, Settlement};
+use super::{single_field, CostError, Estimate, Settlement};
 use crate::currency::Rates;
 use crate::prices::{price_for, TwilioPrices};
 use crate::sms;
@@ -42,20 +42,6 @@ pub fn is_costed(method: &str, path: &[String]) -> bool {
     created(method, path).is_some()
 }
 
-fn single<'f>(fields: &'f [(String, String)], name: &str) -> Result<Option<&'f str>, CostError> {
-    let mut found = fields
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str());
-    let first = found.next();
-    if found.next().is_some() {
-        return Err(CostError::Unpriceable(
-            "a priced field is sent more than once",
-        ));
-    }
-    Ok(first)
-}
-
 pub fn estimate(
     method: &str,
     path: &[String],
@@ -66,13 +52,13 @@ pub fn estimate(
         return Ok(Estimate::Free);
     };
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let to = single(&fields, "To")?.unwrap_or_default();
+    let to = single_field(&fields, "To")?.unwrap_or_default();
     let micros = match resource {
         Resource::Messages => {
             if fields.iter().any(|(k, _)| k == "MediaUrl") {
                 price_for(&prices.mms_message, prices.mms_message_default_micros, to)
             } else {
-                let segments = match single(&fields, "Body")? {
+                let segments = match single_field(&fields, "Body")? {
                     Some(text) => sms::segments(text),
                     None => MAX_BODY_SEGMENTS,
                 };
@@ -84,7 +70,7 @@ pub fn estimate(
             }
         }
         Resource::Calls => {
-            let minutes = match single(&fields, "TimeLimit")? {
+            let minutes = match single_field(&fields, "TimeLimit")? {
                 Some(s) => {
                     let secs: u64 = s.trim().parse().map_err(|_| {
                         CostError::Unpriceable("TimeLimit must be a number of seconds")
