@@ -106,6 +106,7 @@ pub mod recorder;
 pub mod resend;
 pub mod stripe;
 pub mod twilio;
+mod vendor;
 
 use std::future::Future;
 

@@ -13,11 +13,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
@@ -31,7 +28,8 @@ use crate::dates::rfc3339_micros;
 use crate::idempotency::{Fingerprint, Idempotency, Lookup};
 use crate::ids::uuid_v4;
 use crate::inject;
-use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
+use crate::recorder::Recorder;
+use crate::vendor::{self, Vendor};
 
 /// The key accepted when none is configured.
 pub const DEFAULT_RESEND_KEY: &str = "re_keybrake_mock";
@@ -93,20 +91,6 @@ impl ResendMock {
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
-
-    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-        let (status, body) = match self.decide(method, path, headers, body) {
-            Ok(reply) => (StatusCode::OK, reply),
-            Err(e) => e.to_reply(),
-        };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = (status, bytes).into_response();
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
-    }
-
     fn decide(
         &self,
         method: &Method,
@@ -284,16 +268,29 @@ fn injected_failure(headers: &HeaderMap) -> Result<(), ResendError> {
     }
 }
 
+impl Vendor for ResendMock {
+    fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let (status, body) = match self.decide(method, path, headers, body) {
+            Ok(reply) => (StatusCode::OK, reply),
+            Err(e) => e.to_reply(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, bytes).into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
 /// The Resend mock's router: the vendor routes (recorded) and `/__mock/requests` (not
 /// recorded), gzip on both when asked.
 pub fn resend_app(mock: ResendMock) -> Router {
-    let recorder = mock.recorder.clone();
-    Router::new()
-        .fallback(handle)
-        .layer(from_fn_with_state(recorder.clone(), recorder::record))
-        .merge(recorder::routes(recorder))
-        .with_state(mock)
-        .layer(from_fn(crate::gzip::compress))
+    vendor::app(mock)
 }
 
 /// Serves a Resend mock accepting `api_key` on `listener` until `shutdown` resolves.
@@ -303,14 +300,4 @@ pub async fn serve_resend(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::serve(listener, resend_app(ResendMock::new(api_key)), shutdown).await
-}
-
-async fn handle(State(mock): State<ResendMock>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let response = mock.answer(&parts.method, parts.uri.path(), &parts.headers, &body);
-    inject::hold_reply(&parts.headers).await;
-    response
 }

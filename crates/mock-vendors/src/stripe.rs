@@ -16,11 +16,8 @@ mod store;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
@@ -34,7 +31,8 @@ use self::store::Store;
 use crate::idempotency::{Fingerprint, Idempotency, Lookup};
 use crate::ids::random_id;
 use crate::inject;
-use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
+use crate::recorder::Recorder;
+use crate::vendor::{self, Vendor};
 
 /// The API version answered when the request names none (stripe-python 16.1.0's pin).
 pub const DEFAULT_STRIPE_VERSION: &str = "2026-10-28.endive";
@@ -95,41 +93,6 @@ impl StripeMock {
     /// The one key this mock accepts.
     pub fn api_key(&self) -> &str {
         &self.api_key
-    }
-
-    /// Answers one request; everything but the body buffering happens here, synchronously.
-    fn answer(
-        &self,
-        method: &Method,
-        path_and_query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response {
-        let request_id = random_id("req_", 14);
-        let reply = self.decide(method, path_and_query, headers, body, &request_id);
-        let mut response = (reply.status, reply.body).into_response();
-        let out = response.headers_mut();
-        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        insert(out, "request-id", &reply.request_id);
-        let version = headers
-            .get("stripe-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(DEFAULT_STRIPE_VERSION));
-        out.insert(HeaderName::from_static("stripe-version"), version);
-        if let Some(key) = headers.get("idempotency-key") {
-            out.insert(HeaderName::from_static("idempotency-key"), key.clone());
-        }
-        if reply.replayed {
-            insert(out, "idempotent-replayed", "true");
-            insert(out, "original-request", &reply.request_id);
-        }
-        if reply.status == StatusCode::UNAUTHORIZED {
-            out.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Stripe\""),
-            );
-        }
-        response
     }
 
     fn decide(
@@ -228,16 +191,53 @@ impl Reply {
     }
 }
 
+impl Vendor for StripeMock {
+    const WITH_QUERY: bool = true;
+
+    fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Answers one request; everything but the body buffering happens here, synchronously.
+    fn answer(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response {
+        let request_id = random_id("req_", 14);
+        let reply = self.decide(method, path_and_query, headers, body, &request_id);
+        let mut response = (reply.status, reply.body).into_response();
+        let out = response.headers_mut();
+        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        insert(out, "request-id", &reply.request_id);
+        let version = headers
+            .get("stripe-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(DEFAULT_STRIPE_VERSION));
+        out.insert(HeaderName::from_static("stripe-version"), version);
+        if let Some(key) = headers.get("idempotency-key") {
+            out.insert(HeaderName::from_static("idempotency-key"), key.clone());
+        }
+        if reply.replayed {
+            insert(out, "idempotent-replayed", "true");
+            insert(out, "original-request", &reply.request_id);
+        }
+        if reply.status == StatusCode::UNAUTHORIZED {
+            out.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Stripe\""),
+            );
+        }
+        response
+    }
+}
+
 /// The Stripe mock's router: the vendor routes (recorded) and `/__mock/requests` (not
 /// recorded), gzip on both when asked.
 pub fn stripe_app(mock: StripeMock) -> Router {
-    let recorder = mock.recorder.clone();
-    Router::new()
-        .fallback(handle)
-        .layer(from_fn_with_state(recorder.clone(), recorder::record))
-        .merge(recorder::routes(recorder))
-        .with_state(mock)
-        .layer(from_fn(crate::gzip::compress))
+    vendor::app(mock)
 }
 
 /// Serves a Stripe mock accepting `api_key` on `listener` until `shutdown` resolves.
@@ -247,22 +247,6 @@ pub async fn serve_stripe(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::serve(listener, stripe_app(StripeMock::new(api_key)), shutdown).await
-}
-
-async fn handle(State(mock): State<StripeMock>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
-    let response = mock.answer(&parts.method, path, &parts.headers, &body);
-    // The request has had its effect already: a client that gives up while waiting leaves
-    // behind whatever it created, as with a slow real vendor.
-    inject::hold_reply(&parts.headers).await;
-    response
 }
 
 /// The failure forced by `x-mock-status`, or the refusal of a bad mock-only header.

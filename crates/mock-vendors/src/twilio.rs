@@ -19,11 +19,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
@@ -37,7 +34,8 @@ use self::form::Params;
 use self::route::{Endpoint, Route};
 use crate::ids::twilio_sid;
 use crate::inject;
-use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
+use crate::recorder::Recorder;
+use crate::vendor::{self, Vendor};
 
 /// The account SID accepted when none is configured: `AC` + 32 characters, like a real one.
 pub const DEFAULT_TWILIO_ACCOUNT_SID: &str = "ACkeybrakemock00000000000000000000";
@@ -101,28 +99,6 @@ impl TwilioMock {
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
     }
-
-    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-        let (status, body) = match self.decide(method, path, headers, body) {
-            Ok(reply) => reply,
-            Err(e) => e.to_reply(),
-        };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = (status, bytes).into_response();
-        let out = response.headers_mut();
-        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(id) = HeaderValue::from_str(&twilio_sid("RQ")) {
-            out.insert(HeaderName::from_static("twilio-request-id"), id);
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            out.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Twilio API\""),
-            );
-        }
-        response
-    }
-
     fn decide(
         &self,
         method: &Method,
@@ -187,16 +163,37 @@ fn injected_failure(headers: &HeaderMap) -> Result<(), TwilioError> {
     }
 }
 
+impl Vendor for TwilioMock {
+    fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+        let (status, body) = match self.decide(method, path, headers, body) {
+            Ok(reply) => reply,
+            Err(e) => e.to_reply(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, bytes).into_response();
+        let out = response.headers_mut();
+        out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(id) = HeaderValue::from_str(&twilio_sid("RQ")) {
+            out.insert(HeaderName::from_static("twilio-request-id"), id);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            out.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
+        response
+    }
+}
+
 /// The Twilio mock's router: the vendor routes (recorded) and `/__mock/requests` (not
 /// recorded), gzip on both when asked.
 pub fn twilio_app(mock: TwilioMock) -> Router {
-    let recorder = mock.recorder.clone();
-    Router::new()
-        .fallback(handle)
-        .layer(from_fn_with_state(recorder.clone(), recorder::record))
-        .merge(recorder::routes(recorder))
-        .with_state(mock)
-        .layer(from_fn(crate::gzip::compress))
+    vendor::app(mock)
 }
 
 /// Serves `mock` on `listener` until `shutdown` resolves.
@@ -206,14 +203,4 @@ pub async fn serve_twilio(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::serve(listener, twilio_app(mock), shutdown).await
-}
-
-async fn handle(State(mock): State<TwilioMock>, request: Request<Body>) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let response = mock.answer(&parts.method, parts.uri.path(), &parts.headers, &body);
-    inject::hold_reply(&parts.headers).await;
-    response
 }

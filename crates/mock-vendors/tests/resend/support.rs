@@ -1,30 +1,16 @@
 //! Sending requests to an in-process Resend mock and reading its replies.
 
-use std::io::Read as _;
+#[path = "../common/http.rs"]
+mod http;
 
-use axum::body::{to_bytes, Body};
-use axum::http::{HeaderMap, Request, StatusCode};
+pub use self::http::Reply;
+
+use axum::http::StatusCode;
 use axum::Router;
-use flate2::read::GzDecoder;
 use keybrake_mock_vendors::{resend_app, ResendMock};
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
 
 pub const KEY: &str = "re_mock_0123456789abcdef";
-
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    /// The body as sent, then decompressed if it was gzipped.
-    pub text: String,
-    pub json: Value,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
 
 pub fn app() -> Router {
     resend_app(ResendMock::new(KEY))
@@ -59,37 +45,7 @@ pub async fn send(
     headers: &[(&str, String)],
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    if method == "POST" {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(Body::from(body.to_owned())).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let raw = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    let text = if headers.get("content-encoding").is_some() {
-        let mut text = String::new();
-        GzDecoder::new(raw.as_slice())
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    } else {
-        String::from_utf8_lossy(&raw).into_owned()
-    };
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        text,
-        json,
-    }
+    http::send(app, method, path, headers, "application/json", body).await
 }
 
 pub async fn post(app: &Router, path: &str, body: &Value) -> Reply {

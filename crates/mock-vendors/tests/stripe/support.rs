@@ -1,26 +1,17 @@
 //! Sending requests to an in-process Stripe mock and reading its replies.
 
-use axum::body::{to_bytes, Body};
-use axum::http::{HeaderMap, Request, StatusCode};
+#[path = "../common/http.rs"]
+mod http;
+
+pub use self::http::Reply;
+
 use axum::Router;
 use keybrake_mock_vendors::{stripe_app, StripeMock};
 use serde_json::Value;
-use tower::ServiceExt as _;
 
 pub const KEY: &str = "sk_test_mockkey_0123456789abcdef";
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub raw: Vec<u8>,
-    pub json: Value,
-}
-
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
     pub fn error_field(&self, field: &str) -> &Value {
         &self.json["error"][field]
     }
@@ -41,32 +32,15 @@ pub async fn send(
     headers: &[(&str, String)],
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    if method == "POST" {
-        request = request.header("content-type", "application/x-www-form-urlencoded");
-    }
-    let request = request.body(Body::from(body.to_owned())).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let raw = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    let json = if headers.get("content-encoding").is_some() || raw.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&raw).unwrap_or(Value::Null)
-    };
-    Reply {
-        status,
+    http::send(
+        app,
+        method,
+        path,
         headers,
-        raw,
-        json,
-    }
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
 }
 
 pub async fn post(app: &Router, path: &str, body: &str) -> Reply {

@@ -1,35 +1,20 @@
 //! Sending requests to an in-process Twilio mock and reading its replies.
 
-use std::io::Read as _;
+#[path = "../common/http.rs"]
+mod http;
 
-use axum::body::{to_bytes, Body};
-use axum::http::{HeaderMap, Request, StatusCode};
+pub use self::http::Reply;
+
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use flate2::read::GzDecoder;
 use keybrake_mock_vendors::{twilio_app, TwilioMock};
 use serde_json::Value;
-use tower::ServiceExt as _;
 
 pub const SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "token_0123456789abcdef0123456789";
 pub const KEY_SID: &str = "SK0123456789abcdef0123456789abcdef";
 pub const KEY_SECRET: &str = "secret_for_the_api_key";
-
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    /// The body as sent, then decompressed if it was gzipped.
-    pub text: String,
-    pub json: Value,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
 
 pub fn app() -> Router {
     twilio_app(TwilioMock::new(SID, TOKEN).with_api_key(KEY_SID, KEY_SECRET))
@@ -65,37 +50,15 @@ pub async fn send(
     headers: &[(&str, String)],
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    if method == "POST" {
-        request = request.header("content-type", "application/x-www-form-urlencoded");
-    }
-    let request = request.body(Body::from(body.to_owned())).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let raw = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    let text = if headers.get("content-encoding").is_some() {
-        let mut text = String::new();
-        GzDecoder::new(raw.as_slice())
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    } else {
-        String::from_utf8_lossy(&raw).into_owned()
-    };
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
+    http::send(
+        app,
+        method,
+        path,
         headers,
-        text,
-        json,
-    }
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .await
 }
 
 pub async fn post(app: &Router, rest: &str, pairs: &[(&str, &str)]) -> Reply {
