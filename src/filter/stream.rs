@@ -10,8 +10,7 @@
 use super::fields::CallLog;
 use super::VmState;
 use crate::host::{self, Shared};
-use keybrake_core::body;
-use keybrake_core::cost::{self, Estimate, Settlement, MAX_RESPONSE_BODY};
+use keybrake_core::cost::{self, Estimate, MAX_RESPONSE_BODY};
 use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
 use keybrake_core::lease::{KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
 use keybrake_core::ledger::{self, day_of, Reservation};
@@ -22,6 +21,10 @@ use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
+
+mod settle;
+
+use settle::{printable_id, Charge};
 
 /// Lease requests one call may make before it is refused.
 const MAX_LEASE_ATTEMPTS: u8 = 4;
@@ -59,20 +62,6 @@ struct Costed {
     day: u32,
     estimate: Estimate,
     lease_attempts: u8,
-}
-
-/// A forwarded call holding a reservation, and what its response said so far.
-struct Charge {
-    key_id: String,
-    vendor: Vendor,
-    path: Vec<String>,
-    reserved: u64,
-    from_request: bool,
-    status: u32,
-    replayed: bool,
-    encoding: Option<Vec<u8>>,
-    body: Vec<u8>,
-    overflow: bool,
 }
 
 impl Forward {
@@ -395,64 +384,6 @@ impl Stream {
             host::resume_request();
         }
     }
-
-    /// Settles the reservation from what the response said (or did not say).
-    fn finish(&mut self) {
-        let Phase::Charging(charge) = std::mem::replace(&mut self.phase, Phase::Idle) else {
-            return;
-        };
-        let decoded = if charge.overflow {
-            Vec::new()
-        } else {
-            body::decode(charge.encoding.as_deref(), &charge.body, MAX_RESPONSE_BODY)
-                .map(|b| b.into_owned())
-                .unwrap_or_default()
-        };
-        let settlement = match self.vm.try_borrow() {
-            Ok(vm) => match vm.index.as_ref() {
-                Some(index) => cost::settle(
-                    charge.vendor,
-                    &charge.path,
-                    charge.status,
-                    charge.replayed,
-                    &decoded,
-                    &index.rates,
-                ),
-                None => Settlement::Unknown,
-            },
-            Err(_) => Settlement::Unknown,
-        };
-        if (200..300).contains(&charge.status) {
-            if let Some(id) = object_id(&decoded) {
-                self.log.vendor_request_id = Some(id);
-            }
-        }
-        let (actual, source) = cost::final_charge(charge.reserved, charge.from_request, settlement);
-        let record = match self.vm.try_borrow_mut() {
-            Ok(mut vm) => vm.settle(&charge.key_id, charge.reserved, actual),
-            Err(_) => None,
-        };
-        self.log.cost(actual, source, record.map(|r| r.spent));
-    }
-}
-
-/// The vendor's id of the object a call made (`pi_…`, `SM…`, an email id), from a JSON body.
-fn object_id(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Ids {
-        id: Option<String>,
-        sid: Option<String>,
-    }
-    let ids: Ids = serde_json::from_slice(body).ok()?;
-    ids.id
-        .or(ids.sid)
-        .and_then(|id| printable_id(id.as_bytes()))
-}
-
-/// An id fit for the audit trail: short, printable ASCII.
-fn printable_id(v: &[u8]) -> Option<String> {
-    (!v.is_empty() && v.len() <= 128 && v.iter().all(|b| (0x21..0x7f).contains(b)))
-        .then(|| String::from_utf8_lossy(v).into_owned())
 }
 
 impl Context for Stream {
