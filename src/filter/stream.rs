@@ -12,7 +12,7 @@ use super::VmState;
 use crate::host::{self, Shared};
 use keybrake_core::cost::{self, Estimate, MAX_RESPONSE_BODY};
 use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
-use keybrake_core::lease::{KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
+use keybrake_core::lease::{no_room_after_grant, KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
 use keybrake_core::ledger::{self, day_of, Reservation};
 use keybrake_core::snapshot::{SyncStatus, SHARED_STATUS_KEY};
 use keybrake_core::{DenyReason, Vendor};
@@ -353,32 +353,32 @@ impl Stream {
         let before = ledger::read(&Shared, &costed.key_id)
             .map(|r| r.lease)
             .unwrap_or(0);
-        if let Err(e) = ledger::apply_grant(
+        let after = ledger::apply_grant(
             &Shared,
             &costed.key_id,
             grant.day,
             grant.lease_micros,
             grant.seq,
-        ) {
+        )
+        .map_err(|e| {
             log::warn!(
                 "keybrake: cannot apply a lease grant for {}: {e}",
                 costed.key_id
-            );
-        }
+            )
+        })
+        .ok();
         if let Ok(mut vm) = self.vm.try_borrow_mut() {
             vm.touched(&costed.key_id);
         }
-        // The control plane grew nothing: the cap has no room for this call.
-        if grant.day == costed.day && grant.lease_micros <= before {
-            let record = ledger::read(&Shared, &costed.key_id).ok();
-            let needed = match costed.estimate {
-                Estimate::Reserve(a) | Estimate::Approximate(a) => a,
-                Estimate::HoldRemaining | Estimate::Free => 1,
-            };
-            if record.is_none_or(|r| r.room() < needed) {
-                self.refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));
-                return;
-            }
+        if no_room_after_grant(
+            &grant,
+            costed.day,
+            before,
+            after.as_ref(),
+            costed.estimate.min_room(),
+        ) {
+            self.refuse(DenyReason::SpendCapExceeded, Some(costed.vendor));
+            return;
         }
         if let Action::Continue = self.reserve(costed) {
             host::resume_request();

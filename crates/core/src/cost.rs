@@ -83,6 +83,16 @@ impl CostError {
     }
 }
 
+impl Estimate {
+    /// The least room a reservation for this estimate needs.
+    pub fn min_room(self) -> u64 {
+        match self {
+            Estimate::Reserve(a) | Estimate::Approximate(a) => a,
+            Estimate::HoldRemaining | Estimate::Free => 1,
+        }
+    }
+}
+
 /// What a settled call is charged, and where that figure comes from. `reserved` is what the
 /// pre-flight held; `from_request` says it was the request's own amount (not an estimate).
 pub fn final_charge(

@@ -100,6 +100,20 @@ impl KeyUsage {
     }
 }
 
+/// Whether a call must be refused `spend_cap_exceeded` after its lease request was answered:
+/// the control plane grew nothing for `day` (the cap has no room), and the local lease, as it
+/// stands after the grant, cannot hold the `needed` micro-USD either.
+pub fn no_room_after_grant(
+    grant: &LeaseGrant,
+    day: u32,
+    lease_before: u64,
+    after: Option<&BudgetRecord>,
+    needed: u64,
+) -> bool {
+    let grew = grant.day != day || grant.lease_micros > lease_before;
+    !grew && after.is_none_or(|r| r.room() < needed)
+}
+
 /// The control plane's rule for a grant. `granted_total` is what all instances hold for the
 /// key and day (dead instances included: their leases count as spent), `this_lease` is what the
 /// asking instance holds. Returns the asking instance's new lease, or `None` when the cap
@@ -151,6 +165,77 @@ mod tests {
             ),
             (10, 0, 0, 0, 20)
         );
+    }
+
+    #[test]
+    fn refusal_after_a_grant_table() {
+        let grant = |lease| LeaseGrant {
+            key_id: "k".into(),
+            day: 9,
+            lease_micros: lease,
+            seq: 1,
+        };
+        let rec = |lease, spent| BudgetRecord {
+            day: 9,
+            lease,
+            grant_seq: 1,
+            spent,
+            reserved: 0,
+        };
+        let cases = [
+            (
+                "lease grew",
+                grant(200),
+                9,
+                100,
+                Some(rec(200, 100)),
+                50,
+                false,
+            ),
+            (
+                "nothing grew and no room",
+                grant(100),
+                9,
+                100,
+                Some(rec(100, 100)),
+                10,
+                true,
+            ),
+            (
+                "nothing grew but another worker's grant left room",
+                grant(100),
+                9,
+                100,
+                Some(rec(300, 100)),
+                10,
+                false,
+            ),
+            (
+                "nothing grew and no record",
+                grant(100),
+                9,
+                100,
+                None,
+                10,
+                true,
+            ),
+            (
+                "a grant for another day is not a refusal",
+                grant(100),
+                10,
+                100,
+                Some(rec(100, 100)),
+                10,
+                false,
+            ),
+        ];
+        for (name, g, day, before, after, needed, want) in cases {
+            assert_eq!(
+                no_room_after_grant(&g, day, before, after.as_ref(), needed),
+                want,
+                "case {name}"
+            );
+        }
     }
 
     #[test]
