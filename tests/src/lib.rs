@@ -15,4 +15,4 @@ pub use stack::{
     deny_reason, IssuedKey, Stack, StackOptions, RESEND_KEY, STRIPE_KEY, TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
 };
-pub use wait::wait_until;
+pub use wait::{wait_refused, wait_until};

@@ -21,3 +21,21 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Sends the request `request` builds until the gateway refuses it with `reason` (the
+/// `x-keybrake-deny-reason` header), or panics with `what` after `timeout`.
+pub async fn wait_refused(
+    timeout: Duration,
+    what: &str,
+    reason: &str,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) {
+    wait_until(timeout, what, || {
+        let req = request();
+        async move {
+            let r = req.send().await.ok()?;
+            (crate::deny_reason(&r).as_deref() == Some(reason)).then_some(())
+        }
+    })
+    .await;
+}

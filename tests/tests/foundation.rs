@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use keybrake_e2e::{deny_reason, wait_until, Stack, StackOptions, STRIPE_KEY};
+use keybrake_e2e::{deny_reason, wait_refused, wait_until, Stack, StackOptions, STRIPE_KEY};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -164,16 +164,18 @@ async fn refusals_are_shaped_like_stripe_and_never_reach_the_vendor() {
     let forged = format!("{}{}", &key.vault_key[..key.vault_key.len() - 4], "0000");
 
     // The expiring key expires one second after issue; wait for the gateway to say so.
-    wait_until(Duration::from_secs(10), "the 1s key to expire", || {
-        let req = stack
-            .http
-            .post(&pi)
-            .bearer_auth(&expiring.vault_key)
-            .form(&[("amount", "1"), ("currency", "usd")]);
-        async move {
-            (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_expired")).then_some(())
-        }
-    })
+    wait_refused(
+        Duration::from_secs(10),
+        "the 1s key to expire",
+        "key_expired",
+        || {
+            stack
+                .http
+                .post(&pi)
+                .bearer_auth(&expiring.vault_key)
+                .form(&[("amount", "1"), ("currency", "usd")])
+        },
+    )
     .await;
     stack.clear_stripe_requests().await;
 
@@ -268,19 +270,16 @@ async fn revocation_bites_on_the_next_request() {
             .await;
         assert_eq!(s, 200, "round {round}: revoke: {body}");
         let revoked_at = Instant::now();
-        wait_until(
+        wait_refused(
             Duration::from_secs(5),
             "the revocation to reach the gateway",
+            "key_revoked",
             || {
-                let req = stack
+                stack
                     .http
                     .post(&url)
                     .bearer_auth(&key.vault_key)
-                    .form(&[("amount", "1"), ("currency", "usd")]);
-                async move {
-                    (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_revoked"))
-                        .then_some(())
-                }
+                    .form(&[("amount", "1"), ("currency", "usd")])
             },
         )
         .await;
@@ -484,19 +483,16 @@ async fn the_cli_issues_lists_shows_and_revokes() {
         "keys revoke: {}",
         String::from_utf8_lossy(&revoke.stderr)
     );
-    wait_until(
+    wait_refused(
         Duration::from_secs(5),
         "the CLI revocation to reach the gateway",
+        "key_revoked",
         || {
-            let req = stack
+            stack
                 .http
                 .post(&url)
                 .bearer_auth(&vault_key)
-                .form(&[("amount", "1"), ("currency", "usd")]);
-            async move {
-                (deny_reason(&req.send().await.ok()?).as_deref() == Some("key_revoked"))
-                    .then_some(())
-            }
+                .form(&[("amount", "1"), ("currency", "usd")])
         },
     )
     .await;
