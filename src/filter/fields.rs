@@ -54,6 +54,12 @@ impl CallLog {
         self.deny_reason = Some(reason);
     }
 
+    /// Envoy sent the call on before the filter decided it (it went without a credential).
+    pub fn undecided(&mut self) {
+        host::set_log_field("keybrake_decision", "undecided");
+        self.decision = Some(Decision::Undecided);
+    }
+
     pub fn cost(&mut self, cost_micros: u64, source: CostSource, spend_micros: Option<u64>) {
         host::set_log_field("keybrake_cost_usd", &format_usd(cost_micros));
         host::set_log_field("keybrake_cost_source", source.as_str());

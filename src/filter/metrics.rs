@@ -12,6 +12,8 @@ pub struct Metrics {
     requests: [[Option<u32>; 2]; 4],
     cost: [Option<u32>; 3],
     audit_dropped: Option<u32>,
+    /// Calls Envoy sent on before the filter decided them; must stay 0.
+    undecided: Option<u32>,
 }
 
 fn vendor_index(v: Option<Vendor>) -> usize {
@@ -48,6 +50,7 @@ impl Metrics {
             }
         }
         m.audit_dropped = define("keybrake.audit.dropped_at_worker");
+        m.undecided = define("keybrake.requests_undecided");
         m
     }
 
@@ -56,6 +59,10 @@ impl Metrics {
         let j = match decision {
             Decision::Allow => 0,
             Decision::Deny => 1,
+            Decision::Undecided => {
+                add(self.undecided, 1);
+                1
+            }
         };
         add(self.requests[i][j], 1);
         if let Some(id) = self.cost.get(i).copied().flatten() {

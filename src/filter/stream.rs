@@ -1,9 +1,16 @@
 //! One request through the filter.
 //!
 //! A free call is decided and forwarded in the request-headers callback. A costed call waits
-//! for its body, is priced, and reserves its worst case in the local lease before anything is
+//! for its body (which ends with the last DATA frame, or with the request trailers over
+//! HTTP/2), is priced, and reserves its worst case in the local lease before anything is
 //! forwarded; when the lease lacks room, the worker asks the control plane for more and waits.
 //! The response settles the reservation; a call that never completes stays charged.
+//!
+//! The client's credential never waits in the request: a costed call's `Authorization` is
+//! removed before the filter first pauses, and set to the vendor's only when the call is
+//! allowed, so a call Envoy sent on undecided would reach the vendor with no credential (and
+//! is recorded as `undecided`). A refusal also takes out anything secret-shaped that Envoy's
+//! access log could print (the path, any header).
 //!
 //! No `RefCell` borrow of the VM state is held across a host call that could re-enter.
 
@@ -14,6 +21,7 @@ use keybrake_core::cost::{self, Estimate, MAX_RESPONSE_BODY};
 use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
 use keybrake_core::lease::{no_room_after_grant, KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
 use keybrake_core::ledger::{self, day_of, Reservation};
+use keybrake_core::redact;
 use keybrake_core::snapshot::{SyncStatus, SHARED_STATUS_KEY};
 use keybrake_core::{DenyReason, Vendor};
 use proxy_wasm::traits::{Context, HttpContext};
@@ -33,12 +41,17 @@ pub struct Stream {
     vm: Rc<RefCell<VmState>>,
     phase: Phase,
     log: CallLog,
+    /// Request headers to overwrite before a refusal is answered (and logged), because they
+    /// hold something secret-shaped. `None` until the header map was read; a refusal in the
+    /// request-headers callback reads it then.
+    scrub: Option<Vec<(String, String)>>,
 }
 
 enum Phase {
     /// Nothing (left) to do: a free call forwarded, a refusal sent, a charge settled.
     Idle,
-    AwaitBody(Box<Costed>),
+    /// A costed call waiting for its body; `buffered` is the size Envoy reported last.
+    AwaitBody(Box<Costed>, usize),
     AwaitLease(Box<Costed>, u32),
     Charging(Box<Charge>),
 }
@@ -91,9 +104,19 @@ impl Forward {
 }
 
 impl Stream {
-    /// Answers locally in the vendor's error shape; nothing reaches the vendor.
+    /// Answers locally in the vendor's error shape; nothing reaches the vendor. The vault key
+    /// and any secret-shaped header value are taken out of the request first, so no access-log
+    /// format prints them.
     fn refuse(&mut self, reason: DenyReason, vendor: Option<Vendor>) -> Action {
         self.log.denied(reason);
+        host::remove_request_header("authorization");
+        let scrub = self
+            .scrub
+            .take()
+            .unwrap_or_else(|| redact::headers_to_redact(&host::request_headers()));
+        for (name, value) in &scrub {
+            host::set_request_header(name, value);
+        }
         let reply = reason.response(vendor);
         host::send_local_reply(reply.status, &reply.headers, &reply.body);
         Action::Pause
@@ -104,6 +127,7 @@ impl Stream {
             vm,
             phase: Phase::Idle,
             log: CallLog::default(),
+            scrub: None,
         }
     }
 
@@ -143,16 +167,18 @@ impl Stream {
             Ok(a) => a,
             Err(d) => {
                 self.log.key(d.vendor, d.key);
-                self.log.path = d.vendor_path.clone().unwrap_or_default();
+                self.log.path = redact::redacted_or_same(d.vendor_path.as_deref().unwrap_or(""));
                 let (reason, vendor) = (d.reason, d.vendor);
                 drop(vm);
                 return self.refuse(reason, vendor);
             }
         };
         self.log.key(Some(allowed.vendor), Some(allowed.key));
-        self.log.path.clone_from(&allowed.vendor_path);
+        self.log.path = redact::redacted_or_same(&allowed.vendor_path);
         // The vault key leaves only in `Authorization`, which is about to be replaced.
-        let screened = match decide::screen_headers(allowed.vendor, &host::request_headers()) {
+        let headers = host::request_headers();
+        self.scrub = Some(redact::headers_to_redact(&headers));
+        let screened = match decide::screen_headers(allowed.vendor, &headers) {
             Ok(s) => s,
             Err(reason) => {
                 let vendor = allowed.vendor;
@@ -187,10 +213,12 @@ impl Stream {
             lease_attempts: 0,
         });
         drop(vm);
+        // From here the call may pause; the vault key must not wait in the request.
+        host::remove_request_header("authorization");
         if end_of_stream {
             return self.price(costed, &[]);
         }
-        self.phase = Phase::AwaitBody(costed);
+        self.phase = Phase::AwaitBody(costed, 0);
         Action::Pause
     }
 
@@ -408,8 +436,11 @@ impl HttpContext for Stream {
         self.decide_headers(end_of_stream)
     }
 
+    /// Buffers a costed call's body (Envoy keeps it while the filter pauses; `body_size` is
+    /// the whole buffered size) until its last DATA frame, then prices it. Over HTTP/2 the body
+    /// may end with the trailers instead: see [`Self::on_http_request_trailers`].
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Phase::AwaitBody(costed) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+        let Phase::AwaitBody(costed, _) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return Action::Continue;
         };
         let max = self
@@ -420,14 +451,42 @@ impl HttpContext for Stream {
             return self.refuse(DenyReason::BadRequest, Some(costed.vendor));
         }
         if !end_of_stream {
-            self.phase = Phase::AwaitBody(costed);
+            self.phase = Phase::AwaitBody(costed, body_size);
             return Action::Pause;
         }
         let body = host::request_body(body_size);
         self.price(costed, &body)
     }
 
+    /// A request that ends with trailers (HTTP/2, or HTTP/1.1 chunked where Envoy keeps them):
+    /// the body is complete now, so a costed call is priced here, exactly as at the last DATA
+    /// frame. The trailers themselves are forwarded as sent; no vendor reads money from them.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let Phase::AwaitBody(costed, buffered) = std::mem::replace(&mut self.phase, Phase::Idle)
+        else {
+            return Action::Continue;
+        };
+        let body = host::request_body(buffered);
+        if body.len() != buffered {
+            log::warn!(
+                "keybrake: a request body of {buffered} bytes read back as {} at its trailers; refused",
+                body.len()
+            );
+            return self.refuse(DenyReason::BadRequest, Some(costed.vendor));
+        }
+        self.price(costed, &body)
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if matches!(self.phase, Phase::AwaitBody(..) | Phase::AwaitLease(..)) {
+            // Envoy sent the request on while the filter still held it: never by design, but
+            // if it happens the vendor saw no credential, and the record must say so.
+            self.phase = Phase::Idle;
+            self.log.undecided();
+            log::error!(
+                "keybrake: a call was forwarded before it was decided (it carried no credential)"
+            );
+        }
         if let Some(at) = self.log.forwarded_at_ms {
             self.log.upstream_latency_ms = Some(host::now_ms().saturating_sub(at));
             self.log.vendor_request_id = host::response_header("request-id")

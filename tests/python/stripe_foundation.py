@@ -1,8 +1,9 @@
 """stripe-python against the keybrake gateway, exactly as the README tells an agent developer.
 
 Environment: GATEWAY (http://127.0.0.1:PORT), VAULT_KEY (allowed: POST /v1/payment_intents and
-GET /v1/payment_intents/*), REVOKED_KEY. Prints one JSON line with what it observed; the Rust
-test asserts on it.
+GET /v1/payment_intents/*), REVOKED_KEY, and HTTP2=1 to speak cleartext HTTP/2 (prior knowledge)
+through httpx instead of HTTP/1.1 through requests. Prints one JSON line with what it observed;
+the Rust test asserts on it.
 """
 
 import json
@@ -13,6 +14,16 @@ import stripe
 stripe.api_base = os.environ["GATEWAY"] + "/stripe"
 stripe.api_key = os.environ["VAULT_KEY"]
 stripe.max_network_retries = 2  # refusals must not be retried even so
+
+if os.environ.get("HTTP2") == "1":
+    import httpx
+
+    # stripe-python's httpx client builds its own httpx.Client (HTTP/1.1 only); an agent that
+    # wants HTTP/2 swaps in one with http2 on. http1=False makes httpx speak h2c with prior
+    # knowledge on a plain http:// URL, as agents on a mesh-internal gateway do.
+    client = stripe.HTTPXClient(allow_sync_methods=True)
+    client._client = httpx.Client(http1=False, http2=True)
+    stripe.default_http_client = client
 
 seen = {}
 

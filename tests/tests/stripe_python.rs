@@ -7,6 +7,16 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn stripe_python_works_through_the_gateway_and_reads_refusals() {
+    stripe_python_through_the_gateway(false).await;
+}
+
+/// The same calls with stripe-python on httpx speaking cleartext HTTP/2 (prior knowledge).
+#[tokio::test]
+async fn stripe_python_over_http2_works_through_the_gateway_and_reads_refusals() {
+    stripe_python_through_the_gateway(true).await;
+}
+
+async fn stripe_python_through_the_gateway(http2: bool) {
     paths::require(&paths::python());
     let stack = Stack::start().await;
     let issue = |allow: Vec<&str>| {
@@ -52,6 +62,7 @@ async fn stripe_python_works_through_the_gateway_and_reads_refusals() {
         .env("GATEWAY", stack.gw_url(0, ""))
         .env("VAULT_KEY", &key.vault_key)
         .env("REVOKED_KEY", &revoked.vault_key)
+        .env("HTTP2", if http2 { "1" } else { "0" })
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -101,5 +112,24 @@ async fn stripe_python_works_through_the_gateway_and_reads_refusals() {
             text.contains("sk_test_keybrake_e2e"),
             "the real key was not swapped in: {text}"
         );
+    }
+
+    // Every call of the script's key came in on the protocol it was meant to.
+    let want = if http2 { "HTTP/2" } else { "HTTP/1.1" };
+    let lines = keybrake_e2e::wait_until(
+        std::time::Duration::from_secs(10),
+        "the script's access-log lines",
+        || {
+            let lines: Vec<Value> = stack
+                .access_log(0)
+                .into_iter()
+                .filter(|l| l["keybrake_key_id"] == key.key_id.as_str())
+                .collect();
+            async move { (lines.len() >= 3).then_some(lines) }
+        },
+    )
+    .await;
+    for l in &lines {
+        assert_eq!(l["protocol"], want, "{l}");
     }
 }

@@ -47,6 +47,10 @@ pub struct AuditRecord {
 pub enum Decision {
     Allow,
     Deny,
+    /// Envoy sent the request on before the filter decided it (a failure of the filter's own
+    /// flow, never a policy outcome). The filter takes the client's credential out of a request
+    /// before it pauses, so such a call reached the vendor with no credential at all.
+    Undecided,
 }
 
 /// A record with its place in the instance's sequence.
@@ -82,6 +86,7 @@ impl Decision {
         match self {
             Decision::Allow => "allow",
             Decision::Deny => "deny",
+            Decision::Undecided => "undecided",
         }
     }
 }

@@ -66,17 +66,20 @@ pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
 }
 
 /// Twilio puts the account SID in the path (`/2010-04-01/Accounts/{Sid}/…`); an agent holds
-/// only a placeholder, so the real one replaces whatever it sent.
-fn twilio_sid_to_rewrite<'i>(
+/// only a placeholder, so the real one replaces whatever it sent. Only the SID changes: a
+/// suffix in the same segment stays (`/Accounts/{Sid}.json` is the account itself, as
+/// twilio-python's `client.api.v2010.account.fetch()` sends it). Returns the new segment.
+fn twilio_sid_to_rewrite(
     vendor: Vendor,
     segments: &[String],
-    real: Option<&'i str>,
-) -> Option<&'i str> {
+    real: Option<&str>,
+) -> Option<String> {
     match (vendor, segments, real) {
-        (Vendor::Twilio, [version, accounts, sid, ..], Some(real))
-            if version == "2010-04-01" && accounts == "Accounts" && sid != real =>
+        (Vendor::Twilio, [version, accounts, segment, ..], Some(real))
+            if version == "2010-04-01" && accounts == "Accounts" =>
         {
-            Some(real)
+            let (sid, suffix) = segment.split_at(segment.find('.').unwrap_or(segment.len()));
+            (sid != real).then(|| format!("{real}{suffix}"))
         }
         _ => None,
     }
@@ -164,8 +167,8 @@ pub fn decide<'i>(
         .ok_or_else(|| deny(DenyReason::PolicyUnavailable, Some(vendor), Some(key)))?;
 
     let twilio_sid = twilio_sid_to_rewrite(vendor, vendor_segments, index.twilio_account_sid());
-    if let Some(sid) = twilio_sid {
-        path.set_segment(prefix_len + 2, sid);
+    if let Some(segment) = twilio_sid {
+        path.set_segment(prefix_len + 2, &segment);
     }
     let target = path.to_request_target();
     Ok(Allowed {

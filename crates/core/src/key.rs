@@ -9,8 +9,12 @@ use subtle::ConstantTimeEq;
 pub const VAULT_KEY_PREFIX: &str = "vk_";
 /// Prefix of every key id.
 pub const KEY_ID_PREFIX: &str = "kid_";
-const ID_HEX_LEN: usize = 16;
-const SECRET_HEX_LEN: usize = 64;
+/// Hex digits in a key id and in the id part of a vault key.
+pub const ID_HEX_LEN: usize = 16;
+/// Hex digits in a vault key's secret (256 bits).
+pub const SECRET_HEX_LEN: usize = 64;
+/// Bytes in a whole vault key: `vk_` + 16 hex + `_` + 64 hex.
+pub const VAULT_KEY_LEN: usize = VAULT_KEY_PREFIX.len() + ID_HEX_LEN + 1 + SECRET_HEX_LEN;
 
 /// The public identifier of a vault key: `kid_` and 16 lower-case hex digits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,6 +49,21 @@ pub fn random_hex(bytes: usize) -> Result<String, KeyError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|_| KeyError::Random)?;
     Ok(hex::encode(buf))
+}
+
+/// True when `v` holds something of a vault key's shape, `vk_<16 hex>_<64 hex>`, anywhere and
+/// in any letter case (a key an agent upper-cased is still a leaked secret). Raw bytes only:
+/// callers that must also see percent-encoded keys decode first.
+pub fn contains_key_shape(v: &[u8]) -> bool {
+    let prefix = VAULT_KEY_PREFIX.as_bytes();
+    v.windows(VAULT_KEY_LEN).any(|w| {
+        let (head, rest) = w.split_at(prefix.len());
+        let (id, rest) = rest.split_at(ID_HEX_LEN);
+        head.eq_ignore_ascii_case(prefix)
+            && id.iter().all(u8::is_ascii_hexdigit)
+            && rest.first() == Some(&b'_')
+            && rest[1..].iter().all(u8::is_ascii_hexdigit)
+    })
 }
 
 // === impl VaultKeyId ===
@@ -113,6 +132,11 @@ impl VaultKey {
 
     pub fn id(&self) -> &VaultKeyId {
         &self.id
+    }
+
+    /// The 64-hex secret half. Never log it.
+    pub fn secret(&self) -> &str {
+        &self.full[self.full.len() - SECRET_HEX_LEN..]
     }
 
     /// The whole secret key. Hand it to the caller once, at issue time; never log it.

@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod money;
 pub mod outbox;
 pub mod prices;
+pub mod redact;
 pub mod sms;
 pub mod snapshot;
 pub mod sync;

@@ -70,6 +70,7 @@ fn read_record(r: &Row<'_>) -> Result<StoredRecord, StoreError> {
     let decision = match decision.as_str() {
         "allow" => Decision::Allow,
         "deny" => Decision::Deny,
+        "undecided" => Decision::Undecided,
         other => return Err(corrupt(format!("decision {other:?}"))),
     };
     let deny_reason = deny_reason

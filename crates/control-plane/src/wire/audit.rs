@@ -221,10 +221,11 @@ pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditFilter, Fi
                 f.decision = Some(match value.as_str() {
                     "allow" => Decision::Allow,
                     "deny" => Decision::Deny,
+                    "undecided" => Decision::Undecided,
                     _ => {
                         return Err(FieldError::new(
                             "decision",
-                            "decision must be allow or deny",
+                            "decision must be allow, deny or undecided",
                         ))
                     }
                 });

@@ -82,7 +82,7 @@ async fn the_cli_shows_the_audit_trail_spend_and_gaps() {
     let bad = server.run(&["audit", "--decision", "maybe"]).await;
     assert!(!bad.status.success());
     assert!(
-        stderr(&bad).contains("decision must be allow or deny"),
+        stderr(&bad).contains("decision must be allow, deny or undecided"),
         "{}",
         stderr(&bad)
     );

@@ -56,6 +56,63 @@ fn screen_table() {
             strip(&["x-envoy-original-path"]),
         ),
         (
+            "every x-envoy-* header is stripped (the router would act on some)",
+            headers(&[
+                ("x-envoy-retry-on", "5xx"),
+                ("X-Envoy-Max-Retries", "10"),
+                ("x-envoy-upstream-rq-timeout-ms", "1"),
+                ("x-envoy-internal", "true"),
+            ]),
+            strip(&[
+                "x-envoy-retry-on",
+                "x-envoy-max-retries",
+                "x-envoy-upstream-rq-timeout-ms",
+                "x-envoy-internal",
+            ]),
+        ),
+        (
+            "x-http-method-override is refused",
+            headers(&[("x-http-method-override", "DELETE")]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
+            "x-http-method is refused",
+            headers(&[("X-HTTP-Method", "DELETE")]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
+            "x-method-override is refused",
+            headers(&[("x-method-override", "GET")]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
+            "a vault key as a path segment",
+            headers(&[(":path", &format!("/stripe/v1/customers/{KEY}"))]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
+            "a bare 64-hex secret in the path",
+            headers(&[(
+                ":path",
+                &format!("/stripe/v1/customers/{}", "ab".repeat(32)),
+            )]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
+            "a percent-encoded secret in the path",
+            headers(&[(
+                ":path",
+                &format!(
+                    "/stripe/v1/customers/{}",
+                    "ab".repeat(32)
+                        .bytes()
+                        .map(|b| format!("%{b:02x}"))
+                        .collect::<String>()
+                ),
+            )]),
+            Err(DenyReason::BadRequest),
+        ),
+        (
             "two authorization headers",
             headers(&[("authorization", "Bearer sk_live_x")]),
             Err(DenyReason::BadRequest),
