@@ -94,6 +94,32 @@ pub fn response_body(size: usize) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// Removes every value of a response header (call in the response-headers callback).
+pub fn remove_response_header(name: &str) {
+    if let Err(e) = hostcalls::remove_map_value(MapType::HttpResponseHeaders, name) {
+        log::warn!("keybrake: cannot remove response header {name}: {e:?}");
+    }
+}
+
+/// Replaces the whole buffered response body (`size` bytes as Envoy reported it) with `body`.
+/// Returns false when Envoy refused; the caller must then fail closed.
+pub fn replace_response_body(size: usize, body: &[u8]) -> bool {
+    match hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("keybrake: cannot replace a response body: {e:?}");
+            false
+        }
+    }
+}
+
+/// Ends the stream toward the client without the rest of the response.
+pub fn reset_response() {
+    if let Err(e) = hostcalls::reset_http_response() {
+        log::error!("keybrake: cannot reset the response: {e:?}");
+    }
+}
+
 pub fn resume_request() {
     if let Err(e) = hostcalls::resume_http_request() {
         log::error!("keybrake: cannot resume the request: {e:?}");

@@ -21,8 +21,8 @@ use keybrake_core::cost::{self, Estimate, MAX_RESPONSE_BODY};
 use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
 use keybrake_core::lease::{no_room_after_grant, KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
 use keybrake_core::ledger::{self, day_of, Reservation};
-use keybrake_core::redact;
 use keybrake_core::snapshot::{SyncStatus, SHARED_STATUS_KEY};
+use keybrake_core::{answer, redact};
 use keybrake_core::{DenyReason, Vendor};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -54,6 +54,12 @@ enum Phase {
     AwaitBody(Box<Costed>, usize),
     AwaitLease(Box<Costed>, u32),
     Charging(Box<Charge>),
+    /// A forwarded call whose answer carries the vendor's credential in these fields
+    /// ([`answer::credential_fields`]); the answer is buffered and they are taken out.
+    Withhold {
+        fields: &'static [&'static str],
+        encoding: Option<Vec<u8>>,
+    },
 }
 
 /// What forwarding changes in the request.
@@ -195,8 +201,17 @@ impl Stream {
         let key_id = allowed.key.key_id.as_str().to_owned();
         if !cost::is_costed(allowed.vendor, &allowed.method, &segments) {
             let forward = Forward::of(&allowed, screened);
+            let withhold = answer::credential_fields(allowed.vendor, &allowed.method, &segments);
             drop(vm);
             forward.apply();
+            if let Some(fields) = withhold {
+                // The answer is read here, so it must come uncompressed.
+                host::remove_request_header("accept-encoding");
+                self.phase = Phase::Withhold {
+                    fields,
+                    encoding: None,
+                };
+            }
             self.log.allowed();
             let spent = ledger::read(&Shared, &key_id).ok().map(|r| r.spent);
             self.log.cost(0, cost::CostSource::Request, spent);
@@ -493,6 +508,17 @@ impl HttpContext for Stream {
                 .or_else(|| host::response_header("twilio-request-id"))
                 .and_then(|v| printable_id(&v));
         }
+        if let Phase::Withhold { encoding, .. } = &mut self.phase {
+            if end_of_stream {
+                self.phase = Phase::Idle;
+            } else {
+                // The body is about to change length.
+                host::remove_response_header("content-length");
+                *encoding = host::response_header("content-encoding");
+                host::remove_response_header("content-encoding");
+            }
+            return Action::Continue;
+        }
         if let Phase::Charging(charge) = &mut self.phase {
             charge.status = host::response_header(":status")
                 .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()))
@@ -508,6 +534,19 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if let Phase::Withhold { fields, encoding } = &self.phase {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            let body = host::response_body(body_size);
+            let out = answer::withhold_credentials(&body, encoding.as_deref(), fields);
+            if !host::replace_response_body(body_size, &out) {
+                // Envoy would pass the credential on: end the stream instead.
+                host::reset_response();
+            }
+            self.phase = Phase::Idle;
+            return Action::Continue;
+        }
         if let Phase::Charging(charge) = &mut self.phase {
             if !charge.overflow {
                 let chunk = host::response_body(body_size);

@@ -28,6 +28,10 @@ pub struct StackOptions {
     pub sync_extra: String,
     /// More environment for the control plane.
     pub cp_env: Vec<(String, String)>,
+    /// Treat the test's own clients (loopback) as internal, the way a mesh operator marks pod
+    /// networks internal (`use_remote_address` with `internal_address_config`): Envoy's router
+    /// then honours the `x-envoy-*` request headers they send, unless the filter drops them.
+    pub trust_loopback_clients: bool,
 }
 
 impl Default for StackOptions {
@@ -39,6 +43,7 @@ impl Default for StackOptions {
             poll_wait_ms: 20_000,
             sync_extra: String::new(),
             cp_env: Vec::new(),
+            trust_loopback_clients: false,
         }
     }
 }
@@ -233,7 +238,16 @@ impl Stack {
             rendered.contains(default_wait),
             "the template's sync configuration changed shape"
         );
+        let hcm = "stat_prefix: keybrake_gateway\n";
+        assert!(rendered.contains(hcm), "the template's HCM changed shape");
+        let trust = if opts.trust_loopback_clients {
+            "stat_prefix: keybrake_gateway\n                use_remote_address: true\n                \
+             internal_address_config: { cidr_ranges: [{ address_prefix: 127.0.0.0, prefix_len: 8 }] }\n"
+        } else {
+            hcm
+        };
         rendered
+            .replace(hcm, trust)
             .replace(
                 default_age,
                 &format!("\"max_snapshot_age_ms\":{}", opts.max_snapshot_age_ms),

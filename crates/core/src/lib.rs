@@ -3,6 +3,7 @@
 //! Nothing here performs I/O: every fact about a request, the clock and the host arrives as an
 //! argument, and every decision leaves as a value for a thin adapter to apply.
 
+pub mod answer;
 pub mod audit;
 pub mod body;
 pub mod config;

@@ -1,5 +1,6 @@
-//! The Twilio mock: `POST …/Messages.json`, `GET …/Messages/{Sid}.json`, `POST …/Calls.json`,
-//! `GET …/Calls/{Sid}.json` under `/2010-04-01/Accounts/{AccountSid}/`.
+//! The Twilio mock: `GET /2010-04-01/Accounts/{Sid}.json` (the account), and `POST
+//! …/Messages.json`, `GET …/Messages/{Sid}.json`, `POST …/Calls.json`, `GET …/Calls/{Sid}.json`
+//! under `/2010-04-01/Accounts/{AccountSid}/`.
 //!
 //! Each request goes through the steps Twilio takes, in order: HTTP Basic authentication,
 //! the mock-only failure injection, routing, the account check (the path must name the
@@ -119,6 +120,7 @@ impl TwilioMock {
         };
         let mut state = self.lock();
         match route.endpoint {
+            Endpoint::FetchAccount => Ok((StatusCode::OK, self.account_resource())),
             Endpoint::CreateMessage => {
                 let created = messages::create(account, &Params::parse(body))?;
                 Ok(save(&mut state.messages, created))
@@ -138,6 +140,30 @@ impl TwilioMock {
                 .map(|c| (StatusCode::OK, c.clone()))
                 .ok_or_else(not_found),
         }
+    }
+
+    /// The account as Twilio's Account resource shows it to its own credentials, auth token
+    /// included (Twilio returns it: an agent must never see this through the gateway).
+    fn account_resource(&self) -> Value {
+        let sid = &self.credentials.account_sid;
+        let created = crate::dates::rfc2822(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
+        );
+        serde_json::json!({
+            "sid": sid,
+            "owner_account_sid": sid,
+            "friendly_name": "keybrake mock account",
+            "status": "active",
+            "type": "Full",
+            "auth_token": self.credentials.auth_token,
+            "date_created": created,
+            "date_updated": created,
+            "uri": format!("/2010-04-01/Accounts/{sid}.json"),
+            "subresource_uris": {
+                "messages": format!("/2010-04-01/Accounts/{sid}/Messages.json"),
+                "calls": format!("/2010-04-01/Accounts/{sid}/Calls.json"),
+            },
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, MockState> {

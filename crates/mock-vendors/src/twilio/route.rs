@@ -1,4 +1,5 @@
-//! Which endpoint a method and path name, under `/2010-04-01/Accounts/{AccountSid}/`.
+//! Which endpoint a method and path name: the account itself, `/2010-04-01/Accounts/{Sid}.json`,
+//! and what lies under `/2010-04-01/Accounts/{AccountSid}/`.
 
 use axum::http::Method;
 
@@ -17,6 +18,8 @@ pub struct Route {
 /// What is asked of the account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
+    /// `GET /2010-04-01/Accounts/{Sid}.json`: the account resource.
+    FetchAccount,
     /// `POST …/Messages.json`.
     CreateMessage,
     /// `GET …/Messages/{Sid}.json`.
@@ -34,6 +37,18 @@ impl Route {
             path: path.to_owned(),
         };
         let segments: Vec<&str> = path.split('/').collect();
+        if let ["", API_VERSION, "Accounts", file] = segments.as_slice() {
+            let account = sid(file).ok_or_else(not_found)?;
+            if *method != Method::GET {
+                return Err(TwilioError::MethodNotAllowed {
+                    method: method.as_str().to_owned(),
+                });
+            }
+            return Ok(Self {
+                account,
+                endpoint: Endpoint::FetchAccount,
+            });
+        }
         let (account, rest) = match segments.as_slice() {
             ["", API_VERSION, "Accounts", account, rest @ ..] if !account.is_empty() => {
                 (*account, rest)
@@ -87,6 +102,12 @@ mod tests {
             })
         };
         let cases = [
+            (
+                "fetch the account",
+                Method::GET,
+                format!("{BASE}.json"),
+                ok(Endpoint::FetchAccount),
+            ),
             (
                 "send a message",
                 Method::POST,
