@@ -11,6 +11,7 @@ use crate::wire::FieldError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use keybrake_core::audit::{AuditBatch, AuditEntry, Decision};
+use keybrake_core::redact;
 use keybrake_core::Vendor;
 
 /// Most entries in one batch (a gateway sends 500 by default).
@@ -114,8 +115,17 @@ fn figure(field: String, value: u64) -> Result<(), FieldError> {
 }
 
 impl ValidBatch {
-    /// Checks every bound; the whole batch is refused at the first entry out of them.
-    pub fn parse(batch: AuditBatch) -> Result<Self, FieldError> {
+    /// Checks every bound; the whole batch is refused at the first entry out of them. The
+    /// free-text fields a client's request shaped (`path`, `vendor_request_id`) are stored with
+    /// anything secret-shaped redacted, whatever the gateway already did.
+    pub fn parse(mut batch: AuditBatch) -> Result<Self, FieldError> {
+        for e in &mut batch.entries {
+            let r = &mut e.record;
+            r.path = redact::redacted_or_same(&r.path);
+            if let Some(id) = &r.vendor_request_id {
+                r.vendor_request_id = Some(redact::redacted_or_same(id));
+            }
+        }
         let instance = Instance::parse(&batch.gateway, &batch.instance)?;
         if batch.entries.len() > MAX_BATCH_ENTRIES {
             return Err(FieldError::new(

@@ -152,3 +152,15 @@ fn missing_records_of_a_stream() {
         (0, None)
     );
 }
+
+#[test]
+fn secret_shaped_text_is_redacted_before_it_is_stored() {
+    let key = format!("vk_0123456789abcdef_{}", "ab".repeat(32));
+    let mut e = entry(1);
+    e.record.path = format!("/v1/customers/{key}");
+    e.record.vendor_request_id = Some(format!("req_{}", "cd".repeat(32)));
+    let valid = ValidBatch::parse(batch(vec![e])).unwrap();
+    let r = &valid.entries[0].record;
+    assert_eq!(r.path, "/v1/customers/vk_0123456789abcdef_[redacted]");
+    assert_eq!(r.vendor_request_id.as_deref(), Some("req_[redacted]"));
+}

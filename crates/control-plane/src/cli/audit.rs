@@ -49,7 +49,7 @@ pub struct AuditQueryArgs {
     /// stripe, twilio or resend.
     #[arg(long)]
     pub vendor: Option<String>,
-    /// allow or deny.
+    /// allow, deny or undecided.
     #[arg(long)]
     pub decision: Option<String>,
     /// Calls at or after this time.
