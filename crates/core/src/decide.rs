@@ -189,3 +189,7 @@ mod tests;
 #[cfg(test)]
 #[path = "decide/hostile_tests.rs"]
 mod hostile_tests;
+
+#[cfg(test)]
+#[path = "decide/rewrite_tests.rs"]
+mod rewrite_tests;
