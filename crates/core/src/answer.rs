@@ -1,11 +1,18 @@
 //! Vendor answers that carry the real credential back to the caller, and how the filter
 //! withholds it.
 //!
-//! keybrake's promise is that an agent never holds a real vendor key. Some vendor endpoints
-//! answer with one: Twilio's Account resource (`GET` or `POST /2010-04-01/Accounts/{Sid}.json`,
-//! and the account list `/2010-04-01/Accounts.json`) includes the account's `auth_token`
-//! (Twilio API reference, "Account resource": `auth_token` is a property of every account it
-//! returns). A call to such an endpoint may still be allowed (twilio-python's
+//! keybrake's promise is that an agent never holds a real vendor credential. Some vendor
+//! endpoints answer with one (each vendor's API reference names the field):
+//! - Twilio's Account resource (`GET`/`POST /2010-04-01/Accounts/{Sid}.json`, the account list
+//!   and subaccount creation `/2010-04-01/Accounts.json`): `auth_token`;
+//! - Twilio API keys and signing keys created (`POST …/Keys.json`, `POST …/SigningKeys.json`):
+//!   `secret`; Twilio Network Traversal tokens (`POST …/Tokens.json`): `password` and each ICE
+//!   server's `credential`;
+//! - Resend API keys created (`POST /api-keys`): `token`;
+//! - Stripe ephemeral keys and webhook endpoints created (`POST /v1/ephemeral_keys`,
+//!   `POST /v1/webhook_endpoints`): `secret`.
+//!
+//! A call to such an endpoint may still be allowed (twilio-python's
 //! `client.api.v2010.account.fetch()` reads the account's status), but the filter buffers its
 //! answer and replaces each credential field with [`crate::redact::REDACTED`] before the agent
 //! sees it. An answer that cannot be read as JSON is withheld whole.
@@ -16,6 +23,13 @@ use serde_json::Value;
 
 /// The Twilio Account resource's credential field.
 const TWILIO_ACCOUNT_FIELDS: &[&str] = &["auth_token"];
+/// A new key's secret (Twilio API and signing keys; Stripe ephemeral keys and webhook
+/// endpoints' signing secrets).
+const SECRET_FIELDS: &[&str] = &["secret"];
+/// A Network Traversal token's TURN credentials.
+const TWILIO_TOKEN_FIELDS: &[&str] = &["password", "credential"];
+/// A new Resend API key.
+const RESEND_KEY_FIELDS: &[&str] = &["token"];
 
 /// What stands in for an answer that could not be checked (not JSON, or compressed although
 /// the filter asked for an uncompressed one).
@@ -37,6 +51,18 @@ pub fn credential_fields(
             if account.ends_with(".json") =>
         {
             Some(TWILIO_ACCOUNT_FIELDS)
+        }
+        (
+            Vendor::Twilio,
+            "POST",
+            ["2010-04-01", "Accounts", _, "Keys.json" | "SigningKeys.json"],
+        ) => Some(SECRET_FIELDS),
+        (Vendor::Twilio, "POST", ["2010-04-01", "Accounts", _, "Tokens.json"]) => {
+            Some(TWILIO_TOKEN_FIELDS)
+        }
+        (Vendor::Resend, "POST", ["api-keys"]) => Some(RESEND_KEY_FIELDS),
+        (Vendor::Stripe, "POST", ["v1", "ephemeral_keys" | "webhook_endpoints"]) => {
+            Some(SECRET_FIELDS)
         }
         _ => None,
     }

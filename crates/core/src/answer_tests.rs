@@ -40,6 +40,62 @@ fn endpoints_whose_answers_carry_a_credential() {
             true,
         ),
         (
+            "a new API key",
+            Vendor::Twilio,
+            "POST",
+            "/2010-04-01/Accounts/AC1/Keys.json",
+            true,
+        ),
+        (
+            "a new signing key",
+            Vendor::Twilio,
+            "POST",
+            "/2010-04-01/Accounts/AC1/SigningKeys.json",
+            true,
+        ),
+        (
+            "a TURN token",
+            Vendor::Twilio,
+            "POST",
+            "/2010-04-01/Accounts/AC1/Tokens.json",
+            true,
+        ),
+        (
+            "listing API keys (no secret)",
+            Vendor::Twilio,
+            "GET",
+            "/2010-04-01/Accounts/AC1/Keys.json",
+            false,
+        ),
+        (
+            "a new Resend key",
+            Vendor::Resend,
+            "POST",
+            "/api-keys",
+            true,
+        ),
+        (
+            "Resend keys listed (no token)",
+            Vendor::Resend,
+            "GET",
+            "/api-keys",
+            false,
+        ),
+        (
+            "a Stripe ephemeral key",
+            Vendor::Stripe,
+            "POST",
+            "/v1/ephemeral_keys",
+            true,
+        ),
+        (
+            "a Stripe webhook endpoint",
+            Vendor::Stripe,
+            "POST",
+            "/v1/webhook_endpoints",
+            true,
+        ),
+        (
             "messages",
             Vendor::Twilio,
             "GET",
@@ -99,6 +155,15 @@ fn credentials_are_withheld_at_any_depth() {
     assert_eq!(many["accounts"][0]["auth_token"], REDACTED);
     assert_eq!(many["accounts"][1]["auth_token"], Value::Null);
     assert!(!many.to_string().contains("tok_real"));
+    let turn = json!({"username": "u", "password": "p_real",
+                      "ice_servers": [{"url": "turn:x", "credential": "c_real", "username": "u"}]});
+    let out_turn = withhold_credentials(turn.to_string().as_bytes(), None, TWILIO_TOKEN_FIELDS);
+    let text = String::from_utf8(out_turn).unwrap();
+    assert!(
+        !text.contains("p_real") && !text.contains("c_real"),
+        "{text}"
+    );
+    assert!(text.contains("turn:x"));
 }
 
 #[test]
