@@ -689,11 +689,55 @@ pub fn reach(vendor: Vendor, pattern: &EndpointPattern) -> Reach {
     out
 }
 
-/// Every SDK endpoint of `vendor` with its class, for the README's table.
-pub fn table_rows(vendor: Vendor) -> Vec<(SdkEndpoint, Class)> {
-    sdk_endpoints(vendor)
-        .map(|ep| (ep, ep.class(vendor)))
-        .collect()
+// === impl Rule ===
+
+impl Rule {
+    /// What the rule reserves, in one line, for the README's table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StripeAmount => "`amount` in `currency` (both required)",
+            StripeSignedAmount => "`|amount|` in `currency` (both required)",
+            StripeIntentUpdate => "free, unless it sets `amount` (priced at the new amount) or `currency` alone (refused)",
+            StripeFollowUp(_) => "free for an intent or charge this key counted through this gateway (up to its amount); else the named amount (`amount_to_capture` / `amount_to_confirm` / `amount`) in its currency, or at 2 cents per minor unit; no amount and not counted here: refused",
+            StripeIncrement => "the new total `amount` (in the counted currency, or at 2 cents per minor unit)",
+            StripeNamedAmount(_) => "`amount` (required; without it the whole original amount would move), in the counted currency or at 2 cents per minor unit",
+            StripeCreditNote => "`amount` (the note's total, required) at 2 cents per minor unit",
+            StripeCancelSubscription => "free; refused with `invoice_now=true`",
+            StripeInvoiceDraft => "free; refused with `auto_advance=true`",
+            StripeIssuingCard => "free for `type=virtual`; physical cards refused",
+            StripeV2Amount => "`amount.value` in `amount.currency` (JSON, required)",
+            TwilioMessage => "segments × the destination's SMS rate; one MMS with media or `SendAsMms=true` (outside +1: the larger of MMS and the converter's SMS); channel addresses at their own price",
+            TwilioCall => "`TimeLimit` (else `call_max_minutes`) × the destination's per-minute rate",
+            TwilioCallUpdate => "free, unless it sets `TimeLimit`, `Url` or `Twiml`: then a new call at the dearest per-minute rate",
+            ResendEmail => "one email per `to`, `cc` and `bcc` address (sent now or scheduled)",
+            ResendBatch => "the sum over its emails",
+        }
+    }
+}
+
+/// The README's "What costs what" table: every priced and unbounded entry of the tables (reads
+/// and the rest are free), one row each, in table order.
+pub fn readme_table() -> String {
+    let mut out = String::from(
+        "| vendor | endpoint | cost | what to do instead |\n| --- | --- | --- | --- |\n",
+    );
+    for vendor in Vendor::ALL {
+        for entry in table(vendor) {
+            let (cost, instead) = match entry.class {
+                Free => continue,
+                Priced(rule) => (rule.describe(), ""),
+                Unbounded(advice) => ("**refused** (`cost_not_bounded`)", advice),
+            };
+            out.push_str(&format!(
+                "| {vendor} | `{} {}` | {cost} | {instead} |\n",
+                entry.method, entry.pattern
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "| any | any other write | **refused** (`cost_not_bounded`) | {UNKNOWN} |\n"
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -343,3 +343,22 @@ fn reach_of_allowlist_patterns() {
     let r = reach(Vendor::Stripe, &p("GET /v1/not_a_thing"));
     assert_eq!(r.callable, vec!["GET /v1/not_a_thing".to_owned()]);
 }
+
+#[test]
+fn the_readme_table_is_the_catalog() {
+    let readme = include_str!("../../../../README.md");
+    let (begin, end) = ("<!-- cost-table:begin -->\n", "<!-- cost-table:end -->");
+    let start = readme
+        .find(begin)
+        .expect("README has the cost table markers")
+        + begin.len();
+    let stop = readme[start..]
+        .find(end)
+        .expect("README closes the cost table")
+        + start;
+    let want = readme_table();
+    assert!(
+        readme[start..stop] == want,
+        "README's \"What costs what\" table differs from the catalog; replace it with:\n{want}"
+    );
+}
