@@ -216,7 +216,10 @@ async fn gzip_responses_settle_to_the_right_amount() {
     // amount at two cents per minor unit, then settles to the amount and currency read from the
     // (gzip-encoded) response.
     let refund = gz("/stripe/v1/refunds")
-        .form(&[("payment_intent", pi["id"].as_str().unwrap()), ("amount", "1234")])
+        .form(&[
+            ("payment_intent", pi["id"].as_str().unwrap()),
+            ("amount", "1234"),
+        ])
         .send()
         .await
         .unwrap();
