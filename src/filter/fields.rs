@@ -24,6 +24,8 @@ pub struct CallLog {
     pub forwarded_at_ms: Option<u64>,
     pub upstream_latency_ms: Option<u64>,
     pub vendor_request_id: Option<String>,
+    /// What the vendor reported above the reservation (never expected).
+    pub over_reserved_micros: u64,
 }
 
 impl CallLog {
@@ -90,6 +92,7 @@ impl CallLog {
             spend_micros: self.spend_micros,
             upstream_latency_ms: self.upstream_latency_ms,
             vendor_request_id: self.vendor_request_id.clone(),
+            over_reserved_micros: self.over_reserved_micros,
         }
     }
 }

@@ -14,6 +14,7 @@ pub struct Metrics {
     audit_dropped: Option<u32>,
     /// Calls Envoy sent on before the filter decided them; must stay 0.
     undecided: Option<u32>,
+    over_reserved: Option<u32>,
 }
 
 fn vendor_index(v: Option<Vendor>) -> usize {
@@ -51,7 +52,13 @@ impl Metrics {
         }
         m.audit_dropped = define("keybrake.audit.dropped_at_worker");
         m.undecided = define("keybrake.requests_undecided");
+        // Micro-USD vendors reported above what was reserved: 0 unless a pricing rule is wrong.
+        m.over_reserved = define("keybrake.over_reserved_micros");
         m
+    }
+
+    pub fn over_reserved(&self, micros: u64) {
+        add(self.over_reserved, micros);
     }
 
     pub fn call(&self, vendor: Option<Vendor>, decision: Decision, cost_micros: u64) {

@@ -114,6 +114,16 @@ impl Stream {
     /// and any secret-shaped header value are taken out of the request first, so no access-log
     /// format prints them.
     fn refuse(&mut self, reason: DenyReason, vendor: Option<Vendor>) -> Action {
+        self.refuse_with(reason, vendor, None)
+    }
+
+    /// A refusal whose message also says what to do instead.
+    fn refuse_with(
+        &mut self,
+        reason: DenyReason,
+        vendor: Option<Vendor>,
+        advice: Option<&str>,
+    ) -> Action {
         self.log.denied(reason);
         host::remove_request_header("authorization");
         let scrub = self
@@ -123,7 +133,7 @@ impl Stream {
         for (name, value) in &scrub {
             host::set_request_header(name, value);
         }
-        let reply = reason.response(vendor);
+        let reply = reason.response_with(vendor, advice);
         host::send_local_reply(reply.status, &reply.headers, &reply.body);
         Action::Pause
     }
@@ -174,9 +184,9 @@ impl Stream {
             Err(d) => {
                 self.log.key(d.vendor, d.key);
                 self.log.path = redact::redacted_or_same(d.vendor_path.as_deref().unwrap_or(""));
-                let (reason, vendor) = (d.reason, d.vendor);
+                let (reason, vendor, advice) = (d.reason, d.vendor, d.advice);
                 drop(vm);
-                return self.refuse(reason, vendor);
+                return self.refuse_with(reason, vendor, advice);
             }
         };
         self.log.key(Some(allowed.vendor), Some(allowed.key));
@@ -250,13 +260,22 @@ impl Stream {
         };
         let body = match cost::request_body(
             costed.vendor,
+            &costed.path,
             content_type.as_deref(),
             encoding.as_deref(),
             raw_body,
             max_body,
         ) {
             Ok(body) => body,
-            Err(e) => return self.refuse(e.deny_reason(), Some(costed.vendor)),
+            Err(e) => return self.refuse_with(e.deny_reason(), Some(costed.vendor), e.advice()),
+        };
+        // What this gateway counted for the intent or charge a follow-up moves money of.
+        let counted = cost::counted::follow_up_object(costed.vendor, &costed.path, body)
+            .and_then(|id| host::shared_data(&cost::counted::key(&id)))
+            .and_then(|b| cost::Counted::decode(&b));
+        let known = cost::Known {
+            key_id: &costed.key_id,
+            counted: counted.as_ref(),
         };
         let estimate = match self.vm.try_borrow() {
             Ok(vm) => vm.index.as_ref().map(|index| {
@@ -267,6 +286,7 @@ impl Stream {
                     body,
                     &index.rates,
                     &index.prices,
+                    known,
                 )
             }),
             Err(_) => None,
@@ -275,7 +295,7 @@ impl Stream {
             return self.refuse(DenyReason::PolicyUnavailable, Some(costed.vendor));
         };
         match estimate {
-            Err(e) => self.refuse(e.deny_reason(), Some(costed.vendor)),
+            Err(e) => self.refuse_with(e.deny_reason(), Some(costed.vendor), e.advice()),
             Ok(Estimate::Free) => {
                 costed.forward.apply();
                 self.log.allowed();
@@ -290,14 +310,11 @@ impl Stream {
     }
 
     fn reserve(&mut self, mut costed: Box<Costed>) -> Action {
-        let result = match costed.estimate {
-            Estimate::Reserve(amount) | Estimate::Approximate(amount) => {
-                ledger::reserve(&Shared, &costed.key_id, costed.day, amount)
-            }
-            Estimate::HoldRemaining | Estimate::Free => {
-                ledger::reserve_remaining(&Shared, &costed.key_id, costed.day)
-            }
+        let amount = match costed.estimate {
+            Estimate::Reserve(amount) | Estimate::Approximate(amount) => amount,
+            Estimate::Free => 0,
         };
+        let result = ledger::reserve(&Shared, &costed.key_id, costed.day, amount);
         match result {
             Ok(Reservation::Reserved { amount, .. }) => {
                 if let Ok(mut vm) = self.vm.try_borrow_mut() {
@@ -577,6 +594,7 @@ impl HttpContext for Stream {
         };
         vm.metrics
             .call(record.vendor, record.decision, record.cost_micros);
+        vm.metrics.over_reserved(record.over_reserved_micros);
         match serde_json::to_vec(&record) {
             Ok(bytes) => vm.audit(&bytes),
             Err(e) => log::error!("keybrake: cannot encode an audit record: {e}"),

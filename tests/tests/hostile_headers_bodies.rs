@@ -426,8 +426,9 @@ async fn costed_request_bodies_are_priced_exactly_or_refused() {
             vec![ct],
             b"currency=usd".to_vec(),
             false,
-            400,
-            Some("bad_request"),
+            // Nothing names the amount: the request does not bound the cost.
+            403,
+            Some("cost_not_bounded"),
             None,
         ),
         (
@@ -435,8 +436,9 @@ async fn costed_request_bodies_are_priced_exactly_or_refused() {
             vec![ct],
             Vec::new(),
             false,
-            400,
-            Some("bad_request"),
+            // Nothing names the amount: the request does not bound the cost.
+            403,
+            Some("cost_not_bounded"),
             None,
         ),
         (
@@ -444,8 +446,9 @@ async fn costed_request_bodies_are_priced_exactly_or_refused() {
             vec![ct],
             b"\xff\xfe\x00garbage".to_vec(),
             false,
-            400,
-            Some("bad_request"),
+            // Nothing names the amount: the request does not bound the cost.
+            403,
+            Some("cost_not_bounded"),
             None,
         ),
         (

@@ -212,10 +212,14 @@ async fn gzip_responses_settle_to_the_right_amount() {
     let mut json = Vec::new();
     std::io::Read::read_to_end(&mut flate2_free_gunzip(&raw), &mut json).unwrap();
     let pi: Value = serde_json::from_slice(&json).unwrap();
-    // A refund without an amount holds the remaining budget, then settles to the full amount
-    // read from the (gzip-encoded) response.
+    // A refund names its amount but not its currency (it is the charge's): it reserves the
+    // amount at two cents per minor unit, then settles to the amount and currency read from the
+    // (gzip-encoded) response.
     let refund = gz("/stripe/v1/refunds")
-        .form(&[("payment_intent", pi["id"].as_str().unwrap())])
+        .form(&[
+            ("payment_intent", pi["id"].as_str().unwrap()),
+            ("amount", "1234"),
+        ])
         .send()
         .await
         .unwrap();

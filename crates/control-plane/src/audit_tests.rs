@@ -19,6 +19,7 @@ fn entry(seq: u64) -> AuditEntry {
             spend_micros: Some(1),
             upstream_latency_ms: Some(1),
             vendor_request_id: Some("pi_1".into()),
+            over_reserved_micros: 0,
         },
     }
 }

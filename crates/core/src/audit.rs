@@ -40,6 +40,10 @@ pub struct AuditRecord {
     pub upstream_latency_ms: Option<u64>,
     /// The vendor's own id for the request or the object it made (`Request-Id`, `sid`, `id`).
     pub vendor_request_id: Option<String>,
+    /// Micro-USD the vendor reported above what keybrake reserved for the call: a pricing rule
+    /// that was not an upper bound. Always 0 unless something is wrong.
+    #[serde(default)]
+    pub over_reserved_micros: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +118,7 @@ mod tests {
                 spend_micros: Some(10_000_000),
                 upstream_latency_ms: Some(3),
                 vendor_request_id: Some("req_1".into()),
+                over_reserved_micros: 0,
             },
         };
         let v = serde_json::to_value(&e).unwrap();

@@ -1,9 +1,15 @@
-//! What a call costs: the worst case estimated from the request before it is forwarded, and
-//! the actual cost read from the response. One module per vendor; this one dispatches.
+//! What a call costs: the worst case bounded from the request before it is forwarded, and
+//! the actual cost read from the response. [`catalog`] classifies every endpoint (free, priced,
+//! unbounded); one module per vendor prices it; this one dispatches.
 
+pub mod catalog;
+pub mod counted;
 mod resend;
 mod stripe;
 mod twilio;
+
+pub use catalog::{classify, Class, Rule};
+pub use counted::Counted;
 
 use crate::currency::{CurrencyError, Rates};
 use crate::deny::DenyReason;
@@ -26,19 +32,16 @@ pub enum CostSource {
     Estimate,
 }
 
-/// The pre-flight worst case of a call.
+/// The pre-flight worst case of a call: always an upper bound of what it can cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Estimate {
-    /// The call moves no money.
+    /// The call moves no money (or only money this key already counted).
     Free,
     /// Reserve this many micro-USD, read from the request itself.
     Reserve(u64),
-    /// Reserve this many micro-USD, an estimate (segments times a rate, say) the response may
-    /// correct.
+    /// Reserve this many micro-USD, a bound (segments times a rate, say) the response may
+    /// lower.
     Approximate(u64),
-    /// The request does not say what it will cost (a refund without an amount): hold all the
-    /// budget that is left until the response tells.
-    HoldRemaining,
 }
 
 /// What the response says about the reservation.
@@ -58,6 +61,20 @@ pub enum CostError {
     Currency(#[from] CurrencyError),
     #[error("the request cannot be priced: {0}")]
     Unpriceable(&'static str),
+    /// The call can move money the request does not bound; the text says what to do instead.
+    #[error("the request does not bound what the call can cost: {0}")]
+    Unbounded(&'static str),
+}
+
+/// What a settled call is charged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Charged {
+    /// Micro-USD the key is charged.
+    pub micros: u64,
+    pub source: CostSource,
+    /// Micro-USD the vendor reported above what was reserved (0 when the reservation held, as it
+    /// always should: anything else is a pricing rule that is not an upper bound).
+    pub over_reserved_micros: u64,
 }
 
 // === impl CostSource ===
@@ -79,6 +96,15 @@ impl CostError {
         match self {
             CostError::Currency(CurrencyError::NoRate(_)) => DenyReason::CurrencyNotSupported,
             CostError::Currency(_) | CostError::Unpriceable(_) => DenyReason::BadRequest,
+            CostError::Unbounded(_) => DenyReason::CostNotBounded,
+        }
+    }
+
+    /// What the agent can do about it, beyond the reason's own message.
+    pub fn advice(&self) -> Option<&'static str> {
+        match self {
+            CostError::Unbounded(advice) | CostError::Unpriceable(advice) => Some(advice),
+            CostError::Currency(_) => None,
         }
     }
 }
@@ -88,23 +114,27 @@ impl Estimate {
     pub fn min_room(self) -> u64 {
         match self {
             Estimate::Reserve(a) | Estimate::Approximate(a) => a,
-            Estimate::HoldRemaining | Estimate::Free => 1,
+            Estimate::Free => 1,
         }
     }
 }
 
 /// What a settled call is charged, and where that figure comes from. `reserved` is what the
 /// pre-flight held; `from_request` says it was the request's own amount (not an estimate).
-pub fn final_charge(
-    reserved: u64,
-    from_request: bool,
-    settlement: Settlement,
-) -> (u64, CostSource) {
-    match settlement {
+///
+/// A vendor figure above the reservation is charged as reported (money that moved is spend) and
+/// counted in `over_reserved_micros`, so an operator sees a rule that failed to bound a call.
+pub fn final_charge(reserved: u64, from_request: bool, settlement: Settlement) -> Charged {
+    let (micros, source) = match settlement {
         Settlement::Actual(micros) => (micros, CostSource::Response),
         Settlement::NoCharge => (0, CostSource::Response),
         Settlement::Unknown if from_request => (reserved, CostSource::Request),
         Settlement::Unknown => (reserved, CostSource::Estimate),
+    };
+    Charged {
+        micros,
+        source,
+        over_reserved_micros: micros.saturating_sub(reserved),
     }
 }
 
@@ -127,13 +157,10 @@ fn single_field<'f>(
     Ok(first)
 }
 
-/// Whether the call may move money, so its request body must be read before forwarding.
+/// Whether the call is priced, so its request body must be read before forwarding. (An
+/// unbounded call never gets this far: [`crate::decide::decide`] refuses it.)
 pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
-    match vendor {
-        Vendor::Stripe => stripe::is_costed(method, path),
-        Vendor::Twilio => twilio::is_costed(method, path),
-        Vendor::Resend => resend::is_costed(method, path),
-    }
+    matches!(classify(vendor, method, path), Class::Priced(_))
 }
 
 /// The body of a costed request, checked to be what the vendor will parse: the vendor's own
@@ -143,6 +170,7 @@ pub fn is_costed(vendor: Vendor, method: &str, path: &[String]) -> bool {
 /// header carrying fields a vendor that ignores `Content-Encoding` would read), so it is refused.
 pub fn request_body<'b>(
     vendor: Vendor,
+    path: &[String],
     content_type: Option<&[u8]>,
     content_encoding: Option<&[u8]>,
     body: &'b [u8],
@@ -163,6 +191,10 @@ pub fn request_body<'b>(
         return Ok(body);
     }
     let (expected, message) = match vendor {
+        // Stripe's v2 API takes JSON.
+        Vendor::Stripe if is_stripe_v2(path) => {
+            ("application/json", "the body must be application/json")
+        }
         Vendor::Stripe | Vendor::Twilio => (
             "application/x-www-form-urlencoded",
             "the body must be application/x-www-form-urlencoded",
@@ -195,7 +227,20 @@ pub fn query_names_priced_field(vendor: Vendor, query: &str) -> bool {
     })
 }
 
-/// The worst-case cost of a costed call, from its (decoded) request body.
+fn is_stripe_v2(path: &[String]) -> bool {
+    path.first().is_some_and(|v| v == "v2")
+}
+
+/// What keybrake knows about the call beyond its request: which key makes it, and what this
+/// gateway counted earlier for the object it follows up (see [`counted`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known<'a> {
+    pub key_id: &'a str,
+    pub counted: Option<&'a Counted>,
+}
+
+/// The upper bound of a call's cost, from its (decoded) request body. `Free` for a free call;
+/// `Err(CostError::Unbounded)` for one whose cost the request does not bound.
 pub fn estimate(
     vendor: Vendor,
     method: &str,
@@ -203,11 +248,16 @@ pub fn estimate(
     body: &[u8],
     rates: &Rates,
     prices: &Prices,
+    known: Known<'_>,
 ) -> Result<Estimate, CostError> {
-    match vendor {
-        Vendor::Stripe => stripe::estimate(method, path, body, rates),
-        Vendor::Twilio => twilio::estimate(method, path, body, &prices.twilio),
-        Vendor::Resend => resend::estimate(method, path, body, &prices.resend),
+    match classify(vendor, method, path) {
+        Class::Free => Ok(Estimate::Free),
+        Class::Unbounded(advice) => Err(CostError::Unbounded(advice)),
+        Class::Priced(rule) => match vendor {
+            Vendor::Stripe => stripe::estimate(rule, path, body, rates, known),
+            Vendor::Twilio => twilio::estimate(rule, body, &prices.twilio),
+            Vendor::Resend => resend::estimate(rule, body, &prices.resend),
+        },
     }
 }
 

@@ -7,6 +7,12 @@ use std::collections::HashMap;
 /// Nano-USD in one US dollar: rates are kept to nine decimals.
 pub const NANOS_PER_USD: u64 = 1_000_000_000;
 
+/// Micro-USD one minor unit of any currency is taken to be worth at most, when a request names an
+/// amount but not its currency (a capture or refund is in the currency of what it follows): two US
+/// cents. The dearest minor units Stripe settles in are worth about 1.3 cents (GBP, GIP, FKP, SHP
+/// pence; KWD's 1/1000 is 0.33 cents) (ISO 4217 exponents, https://stripe.com/docs/currencies).
+pub const CEILING_MICROS_PER_MINOR_UNIT: u64 = 20_000;
+
 /// ISO 4217 currencies without minor units (Stripe's "zero-decimal" list).
 const ZERO_DECIMAL: [&str; 16] = [
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -84,6 +90,22 @@ impl Rates {
         }
     }
 
+    /// The most `amount` minor units of an unnamed currency can be worth: at
+    /// [`CEILING_MICROS_PER_MINOR_UNIT`], or at the dearest minor unit in the operator's table
+    /// when that is dearer still.
+    pub fn ceiling_micros(&self, amount: u64) -> Result<u64, CurrencyError> {
+        let dearest = self
+            .nanos_per_unit
+            .iter()
+            .map(|(code, nanos)| {
+                (u128::from(*nanos)).div_ceil(10u128.pow(minor_unit_exponent(code)) * 1_000)
+            })
+            .max()
+            .unwrap_or(0)
+            .max(u128::from(CEILING_MICROS_PER_MINOR_UNIT));
+        u64::try_from(u128::from(amount) * dearest).map_err(|_| CurrencyError::Overflow)
+    }
+
     /// Converts `amount` minor units of `currency` to micro-USD, rounding up so that a
     /// reservation never falls short of the real cost.
     pub fn to_micros(&self, amount: u64, currency: &str) -> Result<u64, CurrencyError> {
@@ -156,6 +178,29 @@ mod tests {
         for (name, amount, currency, want) in cases {
             assert_eq!(r.to_micros(amount, currency), want, "case {name}");
         }
+    }
+
+    #[test]
+    fn the_ceiling_is_never_below_a_known_currency() {
+        let r = rates();
+        for (amount, code) in [
+            (1000u64, "usd"),
+            (1000, "eur"),
+            (1000, "jpy"),
+            (1000, "kwd"),
+        ] {
+            assert!(
+                r.ceiling_micros(amount).unwrap() >= r.to_micros(amount, code).unwrap(),
+                "{code}"
+            );
+        }
+        assert_eq!(r.ceiling_micros(100), Ok(2_000_000));
+        let dear = Rates::new(&[RateEntry {
+            currency: "xau".into(),
+            usd_nanos_per_unit: 2_000_000_000_000,
+        }]);
+        assert_eq!(dear.ceiling_micros(1), Ok(20_000_000));
+        assert_eq!(r.ceiling_micros(u64::MAX), Err(CurrencyError::Overflow));
     }
 
     #[test]

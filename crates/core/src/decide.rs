@@ -46,6 +46,9 @@ pub struct Denied<'i> {
     pub key: Option<&'i IndexedKey>,
     /// The vendor's own path, normalized, once the path could be read.
     pub vendor_path: Option<String>,
+    /// What to do instead, for the refusal's message (a `cost_not_bounded` call says which
+    /// field to name or where to make the call).
+    pub advice: Option<&'static str>,
 }
 
 /// Whether the gateway may decide at all: it needs a snapshot, confirmed by the control plane
@@ -95,6 +98,7 @@ pub fn decide<'i>(
         vendor: None,
         key: None,
         vendor_path: None,
+        advice: None,
     };
     let mut path = NormalizedPath::parse(facts.path).map_err(|_| unreadable())?;
     let (vendor, prefix_len) = path
@@ -109,6 +113,7 @@ pub fn decide<'i>(
         vendor,
         key,
         vendor_path: Some(vendor_path.clone()),
+        advice: None,
     };
 
     let method = std::str::from_utf8(facts.method)
@@ -152,6 +157,13 @@ pub fn decide<'i>(
             Some(vendor),
             Some(key),
         ));
+    }
+    // Every key is capped: a call whose cost no request can bound never leaves.
+    if let cost::Class::Unbounded(advice) = cost::classify(vendor, &upper, vendor_segments) {
+        return Err(Denied {
+            advice: Some(advice),
+            ..deny(DenyReason::CostNotBounded, Some(vendor), Some(key))
+        });
     }
     // A costed call is priced from its body; a vendor that also reads the query string could
     // take a money field from there instead, so a priced field in the query is refused.

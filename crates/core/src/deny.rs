@@ -20,6 +20,9 @@ pub enum DenyReason {
     CurrencyNotSupported,
     PolicyUnavailable,
     BadRequest,
+    /// The call can move money the request does not bound (a refund without `amount`, a
+    /// subscription, an endpoint keybrake does not know): refused on every capped key.
+    CostNotBounded,
 }
 
 /// A local reply ready for the host to send.
@@ -44,6 +47,7 @@ impl DenyReason {
             DenyReason::CurrencyNotSupported => "currency_not_supported",
             DenyReason::PolicyUnavailable => "policy_unavailable",
             DenyReason::BadRequest => "bad_request",
+            DenyReason::CostNotBounded => "cost_not_bounded",
         }
     }
 
@@ -56,7 +60,9 @@ impl DenyReason {
             | DenyReason::KeyExpired
             | DenyReason::KeyRevoked
             | DenyReason::WrongVendor => 401,
-            DenyReason::EndpointNotAllowed | DenyReason::SpendCapExceeded => 403,
+            DenyReason::EndpointNotAllowed
+            | DenyReason::SpendCapExceeded
+            | DenyReason::CostNotBounded => 403,
             DenyReason::CurrencyNotSupported | DenyReason::BadRequest => 400,
             DenyReason::PolicyUnavailable => 503,
         }
@@ -74,11 +80,21 @@ impl DenyReason {
             DenyReason::CurrencyNotSupported => "keybrake: this currency has no conversion rate configured, so its cost cannot be counted. Use a supported currency.",
             DenyReason::PolicyUnavailable => "keybrake: the gateway has no current policy from the control plane, so it refuses calls. Try again shortly.",
             DenyReason::BadRequest => "keybrake: the request could not be checked against the key's policy (malformed path, header or body).",
+            DenyReason::CostNotBounded => "keybrake: this call can move money that the request does not bound, so a capped vault key may not make it.",
         }
     }
 
     /// The refusal in `vendor`'s own error shape (Stripe's when the vendor is not known).
     pub fn response(self, vendor: Option<Vendor>) -> DenyResponse {
+        self.response_with(vendor, None)
+    }
+
+    /// The refusal with `advice` (what to do instead, never a secret) after the reason's message.
+    pub fn response_with(self, vendor: Option<Vendor>, advice: Option<&str>) -> DenyResponse {
+        let message = match advice {
+            Some(a) => format!("{} {}", self.message(), capitalized(a)),
+            None => self.message().to_owned(),
+        };
         let status = self.status();
         let mut headers = vec![
             ("content-type", "application/json".to_owned()),
@@ -93,18 +109,18 @@ impl DenyReason {
                 serde_json::json!({"error": {
                     "type": "invalid_request_error",
                     "code": self.as_str(),
-                    "message": self.message(),
+                    "message": message,
                 }})
             }
             Vendor::Twilio => serde_json::json!({
                 "code": self.twilio_code(),
-                "message": self.message(),
+                "message": message,
                 "more_info": format!("https://github.com/keybrake/keybrake#{}", self.as_str()),
                 "status": status,
             }),
             Vendor::Resend => serde_json::json!({
                 "statusCode": status,
-                "message": self.message(),
+                "message": message,
                 "name": self.as_str(),
             }),
         };
@@ -122,10 +138,20 @@ impl DenyReason {
             | DenyReason::KeyExpired
             | DenyReason::KeyRevoked
             | DenyReason::WrongVendor => 20003,
-            DenyReason::EndpointNotAllowed | DenyReason::SpendCapExceeded => 20403,
+            DenyReason::EndpointNotAllowed
+            | DenyReason::SpendCapExceeded
+            | DenyReason::CostNotBounded => 20403,
             DenyReason::CurrencyNotSupported | DenyReason::BadRequest => 21000,
             DenyReason::PolicyUnavailable => 20503,
         }
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -164,6 +190,7 @@ mod tests {
             (DenyReason::CurrencyNotSupported, 400),
             (DenyReason::BadRequest, 400),
             (DenyReason::PolicyUnavailable, 503),
+            (DenyReason::CostNotBounded, 403),
         ];
         for (reason, status) in cases {
             assert_eq!(reason.status(), status, "case {reason}");
@@ -172,6 +199,31 @@ mod tests {
                 serde_json::Value::String(reason.as_str().into())
             );
         }
+    }
+
+    #[test]
+    fn cost_not_bounded_says_what_to_do_in_each_vendor_shape() {
+        let advice = Some("name `amount`.");
+        let s = DenyReason::CostNotBounded.response_with(Some(Vendor::Stripe), advice);
+        let body: serde_json::Value = serde_json::from_str(&s.body).unwrap();
+        assert_eq!(s.status, 403);
+        assert_eq!(body["error"]["code"], "cost_not_bounded");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("Name `amount`."));
+        let t = DenyReason::CostNotBounded.response_with(Some(Vendor::Twilio), advice);
+        let body: serde_json::Value = serde_json::from_str(&t.body).unwrap();
+        assert_eq!(
+            (body["status"].as_u64(), body["code"].as_u64()),
+            (Some(403), Some(20403))
+        );
+        let r = DenyReason::CostNotBounded.response_with(Some(Vendor::Resend), advice);
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["name"], "cost_not_bounded");
+        assert!(r
+            .headers
+            .contains(&(DENY_REASON_HEADER, "cost_not_bounded".into())));
     }
 
     #[test]

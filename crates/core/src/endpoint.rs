@@ -244,6 +244,37 @@ impl EndpointPattern {
     }
 }
 
+// === impl EndpointPattern (catalog) ===
+
+impl EndpointPattern {
+    /// The upper-case method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The pattern's segments, `*` for a wildcard.
+    pub fn segments_or_star(&self) -> Vec<&str> {
+        self.segments
+            .iter()
+            .map(|s| s.as_deref().unwrap_or("*"))
+            .collect()
+    }
+
+    /// True when this pattern can match some request to the catalog endpoint `method` `segments`
+    /// (an SDK endpoint whose `*` stands for any id, `*.json` for any id ending in `.json`).
+    pub fn covers(&self, method: &str, segments: &[&str]) -> bool {
+        self.method.eq_ignore_ascii_case(method)
+            && self.segments.len() == segments.len()
+            && self.segments.iter().zip(segments).all(|(p, s)| match p {
+                None => true,
+                Some(lit) => match s.strip_prefix('*') {
+                    Some(suffix) => lit.len() > suffix.len() && lit.ends_with(suffix),
+                    None => lit == s,
+                },
+            })
+    }
+}
+
 impl fmt::Display for EndpointPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.method)?;

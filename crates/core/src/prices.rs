@@ -25,6 +25,19 @@ pub struct TwilioPrices {
     pub call_minute_default_micros: u64,
     /// Minutes a call without `TimeLimit` is reserved for (Twilio's own limit is 4 hours).
     pub call_max_minutes: u64,
+    /// Per message to a channel address (`whatsapp:+1…`, `messenger:…`), by channel name
+    /// (`whatsapp`). A channel with no entry is refused: its price is not an SMS segment's.
+    pub channel_message: Vec<ChannelPrice>,
+    /// Per started minute of a call to a channel address (`client:alice`, `sip:…`), by channel.
+    pub channel_call_minute: Vec<ChannelPrice>,
+}
+
+/// One price for addresses of a channel (`whatsapp:+15551234567` is channel `whatsapp`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPrice {
+    /// Lower-case channel name, without the `:`. Must not be empty.
+    pub channel: String,
+    pub micros: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +66,8 @@ impl Default for TwilioPrices {
             call_minute: Vec::new(),
             call_minute_default_micros: 14_000,
             call_max_minutes: 240,
+            channel_message: Vec::new(),
+            channel_call_minute: Vec::new(),
         }
     }
 }
@@ -62,6 +77,24 @@ impl Default for ResendPrices {
     fn default() -> Self {
         Self { email_micros: 900 }
     }
+}
+
+/// The dearest price of a table (its default included): for a call whose destination the request
+/// does not name (a call update).
+pub fn dearest(table: &[PrefixPrice], default: u64, channels: &[ChannelPrice]) -> u64 {
+    table
+        .iter()
+        .map(|p| p.micros)
+        .chain(channels.iter().map(|c| c.micros))
+        .fold(default, u64::max)
+}
+
+/// The price of a channel, when the operator set one.
+pub fn channel_price(table: &[ChannelPrice], channel: &str) -> Option<u64> {
+    table
+        .iter()
+        .find(|c| c.channel.eq_ignore_ascii_case(channel))
+        .map(|c| c.micros)
 }
 
 /// The price for `number` (E.164, `+` optional): the longest matching prefix, else `default`.

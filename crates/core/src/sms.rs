@@ -1,6 +1,8 @@
-//! SMS segment counting as carriers (and Twilio) do it: GSM-7 messages hold 160 characters, or
-//! 153 per segment once split; anything outside GSM-7 is sent as UCS-2, 70 or 67 per segment,
-//! counted in UTF-16 code units (an emoji takes two).
+//! SMS segment counting as carriers (and Twilio) do it: GSM-7 messages hold 160 septets, or
+//! 153 per segment once split; anything outside GSM-7 is sent as UCS-2, 70 or 67 UTF-16 units per
+//! segment. A character is never split across segments: a GSM-7 escape pair (`€`, `[`, …, two
+//! septets) or a UTF-16 surrogate pair (an emoji, two units) that does not fit in what is left of
+//! a segment starts the next one (3GPP TS 23.038 and 23.040; Twilio's segment calculator).
 
 /// The GSM 03.38 basic character set.
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
@@ -32,16 +34,32 @@ pub fn encoding(body: &str) -> Encoding {
 
 /// Segments a body is billed as. An empty body is one segment.
 pub fn segments(body: &str) -> u64 {
-    let (len, single, multi) = match encoding(body) {
-        Encoding::Gsm7 { septets } => (septets, 160, 153),
-        Encoding::Ucs2 { units } => (units, 70, 67),
+    let (len, single, multi, gsm) = match encoding(body) {
+        Encoding::Gsm7 { septets } => (septets, 160, 153, true),
+        Encoding::Ucs2 { units } => (units, 70, 67, false),
     };
-    let n = if len <= single {
-        1
-    } else {
-        len.div_ceil(multi)
-    };
-    u64::try_from(n).unwrap_or(u64::MAX)
+    if len <= single {
+        return 1;
+    }
+    let mut count: u64 = 1;
+    let mut used = 0;
+    for c in body.chars() {
+        let width = if gsm {
+            if GSM7_EXTENDED.contains(c) {
+                2
+            } else {
+                1
+            }
+        } else {
+            c.len_utf16()
+        };
+        if used + width > multi {
+            count += 1;
+            used = 0;
+        }
+        used += width;
+    }
+    count
 }
 
 #[cfg(test)]
@@ -69,6 +87,26 @@ mod tests {
             ),
             ("emoji takes two units", format!("{}😀", "a".repeat(69)), 2),
             ("gsm accents stay gsm", "é".repeat(160), 1),
+            // An escape pair never straddles two segments: 76 pairs fill 152 of 153 septets.
+            ("153 escape pairs", "]".repeat(153), 3),
+            ("152 escape pairs", "]".repeat(152), 2),
+            (
+                "an escape pair that does not fit starts the next segment",
+                format!("{}€{}", "a".repeat(152), "a".repeat(10)),
+                2,
+            ),
+            (
+                "escape pair pushed into a third segment",
+                format!("{}€{}", "a".repeat(152), "a".repeat(152)),
+                3,
+            ),
+            // A surrogate pair never straddles two segments either.
+            (
+                "emoji at a ucs2 boundary",
+                format!("{}😀{}", "ж".repeat(66), "ж".repeat(66)),
+                3,
+            ),
+            ("134 ucs2 units, no pairs", "ж".repeat(134), 2),
         ];
         for (name, body, want) in cases {
             assert_eq!(segments(&body), want, "case {name}");

@@ -230,3 +230,7 @@ pub async fn serve_twilio(
 ) -> std::io::Result<()> {
     crate::serve(listener, twilio_app(mock), shutdown).await
 }
+
+#[cfg(test)]
+#[path = "twilio/bound_tests.rs"]
+mod bound_tests;

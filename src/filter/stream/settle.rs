@@ -1,6 +1,7 @@
 //! The response side of a costed call: what it said, and the settlement of its reservation.
 
 use super::{Phase, Stream};
+use crate::host;
 use keybrake_core::body;
 use keybrake_core::cost::{self, Settlement, MAX_RESPONSE_BODY};
 use keybrake_core::Vendor;
@@ -51,12 +52,29 @@ impl Stream {
                 self.log.vendor_request_id = Some(id);
             }
         }
-        let (actual, source) = cost::final_charge(charge.reserved, charge.from_request, settlement);
+        // An intent or charge whose money may still move: its follow-ups find it counted.
+        if let Some((id, counted)) =
+            cost::counted::to_remember(charge.vendor, &charge.key_id, charge.status, &decoded)
+        {
+            if let Err(e) = host::set_shared_data(&cost::counted::key(&id), &counted.encode()) {
+                log::warn!("keybrake: cannot remember {id} as counted: {e:?}");
+            }
+        }
+        let charged = cost::final_charge(charge.reserved, charge.from_request, settlement);
+        if charged.over_reserved_micros > 0 {
+            log::error!(
+                "keybrake: the vendor reported {} micro-USD more than was reserved for a call of {}",
+                charged.over_reserved_micros,
+                charge.key_id
+            );
+        }
         let record = match self.vm.try_borrow_mut() {
-            Ok(mut vm) => vm.settle(&charge.key_id, charge.reserved, actual),
+            Ok(mut vm) => vm.settle(&charge.key_id, charge.reserved, charged.micros),
             Err(_) => None,
         };
-        self.log.cost(actual, source, record.map(|r| r.spent));
+        self.log.over_reserved_micros = charged.over_reserved_micros;
+        self.log
+            .cost(charged.micros, charged.source, record.map(|r| r.spent));
     }
 }
 

@@ -74,6 +74,17 @@ fn key_fields(k: &KeyView) {
         ("leased_usd", output::usd(k.leased_usd)),
         ("remaining_usd", output::usd(k.remaining_usd)),
         ("allowed_endpoints", k.allowed_endpoints.join(", ")),
+        (
+            "never_callable",
+            if k.never_callable.is_empty() {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{} (their cost is not bounded by the request: cost_not_bounded)",
+                    k.never_callable.join(", ")
+                )
+            },
+        ),
         ("created_at", k.created_at.clone()),
         ("expires_at", k.expires_at.clone()),
         (
@@ -167,6 +178,10 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                         output::usd(k.remaining_usd),
                         k.expires_at.clone(),
                         k.agent_run_label.clone(),
+                        match k.never_callable.len() {
+                            0 => "-".to_owned(),
+                            n => format!("{n} endpoints (keys show)"),
+                        },
                     ]
                 })
                 .collect();
@@ -180,6 +195,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                     "REMAINING",
                     "EXPIRES AT",
                     "LABEL",
+                    "NEVER CALLABLE",
                 ],
                 &rows,
             );

@@ -47,7 +47,7 @@ pub struct SpendRow {
 
 const RECORD_COLUMNS: &str = "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
      path, status, decision, deny_reason, cost_micros, cost_source, spend_micros, \
-     upstream_latency_ms, vendor_request_id";
+     upstream_latency_ms, vendor_request_id, over_reserved_micros";
 
 fn opt_u64(v: Option<i64>) -> Result<Option<u64>, StoreError> {
     v.map(|v| to_u64(v, "audit_records")).transpose()
@@ -100,6 +100,7 @@ fn read_record(r: &Row<'_>) -> Result<StoredRecord, StoreError> {
             spend_micros: opt_u64(r.get(15)?)?,
             upstream_latency_ms: opt_u64(r.get(16)?)?,
             vendor_request_id: r.get(17)?,
+            over_reserved_micros: to_u64(r.get(18)?, "audit_records")?,
         },
     })
 }
@@ -128,8 +129,9 @@ fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Inge
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO audit_records (time_ms, gateway, instance, seq, key_id, label, \
                  vendor, method, path, status, decision, deny_reason, cost_micros, cost_source, \
-                 spend_micros, upstream_latency_ms, vendor_request_id, stored_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 spend_micros, upstream_latency_ms, vendor_request_id, stored_at_ms, \
+                 over_reserved_micros) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?;
         for e in &batch.entries {
             let r = &e.record;
@@ -152,6 +154,7 @@ fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Inge
                 r.upstream_latency_ms.map(to_i64).transpose()?,
                 r.vendor_request_id,
                 to_i64(now_ms)?,
+                to_i64(r.over_reserved_micros)?,
             ])? as u64;
         }
     }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_leases_and_rates.sql"),
     include_str!("../../migrations/0003_prices.sql"),
     include_str!("../../migrations/0004_audit.sql"),
+    include_str!("../../migrations/0005_over_reserved.sql"),
 ];
 
 /// Applies every migration the database has not seen, in one write transaction taken before

@@ -33,6 +33,9 @@ pub struct AuditRecordView {
     pub spend_usd: Option<f64>,
     pub upstream_latency_ms: Option<u64>,
     pub vendor_request_id: Option<String>,
+    /// USD the vendor reported above what keybrake reserved for the call. Always 0 unless a
+    /// pricing rule failed to bound a call.
+    pub over_reserved_usd: f64,
     pub gateway_id: String,
     pub instance: String,
     pub seq: u64,
@@ -319,6 +322,7 @@ impl From<&StoredRecord> for AuditRecordView {
             spend_usd: r.spend_micros.map(micros_to_usd),
             upstream_latency_ms: r.upstream_latency_ms,
             vendor_request_id: r.vendor_request_id.clone(),
+            over_reserved_usd: micros_to_usd(r.over_reserved_micros),
             gateway_id: s.gateway.clone(),
             instance: s.instance.clone(),
             seq: s.seq,

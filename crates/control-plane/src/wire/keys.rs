@@ -3,6 +3,7 @@
 use super::{kind, required, FieldError, RawField};
 use crate::clock::rfc3339;
 use crate::store::{DaySpend, KeyRow};
+use keybrake_core::cost::catalog;
 use keybrake_core::{EndpointPattern, Vendor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,6 +77,10 @@ pub struct KeyView {
     pub leased_usd: f64,
     /// The cap less spend and lease: what no gateway holds yet. Never below zero.
     pub remaining_usd: f64,
+    /// Endpoints `allowed_endpoints` matches that keybrake always refuses, because the request
+    /// does not bound what they cost (`cost_not_bounded`).
+    #[serde(default)]
+    pub never_callable: Vec<String>,
 }
 
 /// `{"keys": [...]}`, newest first.
@@ -230,7 +235,7 @@ impl TryFrom<IssueKeyRequest> for IssueSpec {
     type Error = FieldError;
 
     fn try_from(r: IssueKeyRequest) -> Result<Self, FieldError> {
-        Ok(Self {
+        let spec = Self {
             vendor: vendor(required("vendor", r.vendor)?)?,
             daily_cap_micros: daily_cap(required("daily_usd_cap", r.daily_usd_cap)?)?,
             allowed_endpoints: allowed_endpoints(required(
@@ -239,8 +244,57 @@ impl TryFrom<IssueKeyRequest> for IssueSpec {
             )?)?,
             expires_in: expires_in(required("expires_in", r.expires_in)?)?,
             label: label(required("agent_run_label", r.agent_run_label)?)?,
-        })
+        };
+        refuse_uncallable(spec.vendor, &spec.allowed_endpoints)?;
+        Ok(spec)
     }
+}
+
+/// Most endpoints a refusal names before it says "and N more".
+const NAMED_ENDPOINTS: usize = 10;
+
+fn named(endpoints: &[String]) -> String {
+    let mut s = endpoints
+        .iter()
+        .take(NAMED_ENDPOINTS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if endpoints.len() > NAMED_ENDPOINTS {
+        s.push_str(&format!(" and {} more", endpoints.len() - NAMED_ENDPOINTS));
+    }
+    s
+}
+
+/// A pattern that can only match endpoints keybrake always refuses (their cost is not bounded by
+/// the request) would issue a key that cannot make the call it was issued for: refused, naming
+/// the pattern and the endpoints.
+fn refuse_uncallable(vendor: Vendor, patterns: &[EndpointPattern]) -> Result<(), FieldError> {
+    for (i, p) in patterns.iter().enumerate() {
+        let reach = catalog::reach(vendor, p);
+        if reach.callable.is_empty() {
+            return Err(FieldError::new(
+                "allowed_endpoints",
+                format!(
+                    "allowed_endpoints[{i}] \"{p}\" matches only endpoints whose cost the request does not bound, which keybrake refuses on every key (cost_not_bounded): {}. See \"What costs what\" in the README for what to call instead.",
+                    named(&reach.never)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The endpoints `patterns` match that keybrake always refuses (`cost_not_bounded`), for the
+/// key views.
+pub fn never_callable(vendor: Vendor, patterns: &[EndpointPattern]) -> Vec<String> {
+    let mut out: Vec<String> = patterns
+        .iter()
+        .flat_map(|p| catalog::reach(vendor, p).never)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 // === impl KeyView ===
@@ -268,6 +322,7 @@ impl KeyView {
             spend_today_usd: micros_to_usd(today.spent),
             leased_usd: micros_to_usd(today.leased),
             remaining_usd: micros_to_usd(remaining),
+            never_callable: never_callable(row.vendor, &row.allowed_endpoints),
         }
     }
 }

@@ -74,12 +74,14 @@ async fn the_records_read_back_as_they_were_sent() {
              "vendor": "stripe", "method": "POST", "path": "/v1/payment_intents", "status": 403,
              "decision": "deny", "deny_reason": "endpoint_not_allowed", "cost_usd": 0.0,
              "cost_source": null, "spend_usd": 0.0, "upstream_latency_ms": null,
-             "vendor_request_id": null, "gateway_id": "gw-1", "instance": "inst-a", "seq": 2},
+             "vendor_request_id": null, "over_reserved_usd": 0.0, "gateway_id": "gw-1",
+             "instance": "inst-a", "seq": 2},
             {"time": "2027-01-15T08:00:00.000Z", "key_id": KEY_A, "agent_run_label": "run/a",
              "vendor": "stripe", "method": "POST", "path": "/v1/payment_intents", "status": 200,
              "decision": "allow", "deny_reason": null, "cost_usd": 10.01,
              "cost_source": "response", "spend_usd": 10.01, "upstream_latency_ms": 12,
-             "vendor_request_id": "pi_123", "gateway_id": "gw-1", "instance": "inst-a", "seq": 1},
+             "vendor_request_id": "pi_123", "over_reserved_usd": 0.0, "gateway_id": "gw-1",
+             "instance": "inst-a", "seq": 1},
         ])
     );
 }

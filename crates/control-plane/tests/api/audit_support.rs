@@ -26,6 +26,7 @@ pub fn record(offset_ms: u64, micros: u64) -> AuditRecord {
         spend_micros: Some(micros),
         upstream_latency_ms: Some(12),
         vendor_request_id: Some("pi_123".into()),
+        over_reserved_micros: 0,
     }
 }
 
@@ -39,6 +40,7 @@ pub fn denied(offset_ms: u64, reason: DenyReason) -> AuditRecord {
         cost_source: None,
         upstream_latency_ms: None,
         vendor_request_id: None,
+        over_reserved_micros: 0,
         ..record(offset_ms, 0)
     }
 }

@@ -3,7 +3,7 @@
 use crate::support::{As, TestApp, T0_RFC3339};
 use axum::http::{Method, StatusCode};
 use keybrake_core::{VaultKey, VaultKeyId};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 #[tokio::test]
@@ -122,6 +122,7 @@ async fn show_has_the_issue_fields_without_the_secret_plus_status_and_spend() {
             "spend_today_usd": 0.0,
             "leased_usd": 0.0,
             "remaining_usd": 500.0,
+            "never_callable": [],
         })
     );
     app.clock.advance(Duration::from_secs(30 * 60));
@@ -240,4 +241,66 @@ async fn keys_secrets_and_the_version_survive_a_restart() {
     let r = again.get(&format!("/vault/keys/{id}")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["created_at"], crate::support::T0_RFC3339);
+}
+
+#[tokio::test]
+async fn a_pattern_that_reaches_only_unbounded_endpoints_is_refused_and_a_broad_one_says_what_it_cannot_call(
+) {
+    let app = TestApp::new().await;
+    let body = |allow: Value| {
+        json!({
+            "vendor": "stripe",
+            "daily_usd_cap": 5.0,
+            "allowed_endpoints": allow,
+            "expires_in": "30m",
+            "agent_run_label": "run/1",
+        })
+    };
+    // Only unbounded endpoints: 400 naming the pattern and the endpoints.
+    let r = app
+        .call(
+            As::Admin,
+            Method::POST,
+            "/vault/keys",
+            Some(&body(json!([
+                "POST /v1/payment_intents",
+                "POST /v1/subscriptions/*"
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let v = r.json();
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(v["error"]["field"], "allowed_endpoints", "{v}");
+    assert!(
+        message.contains("allowed_endpoints[1] \"POST /v1/subscriptions/*\""),
+        "{message}"
+    );
+    assert!(message.contains(": POST /v1/subscriptions/*."), "{message}");
+    assert!(message.contains("cost_not_bounded"), "{message}");
+    // A path no SDK calls, written to: unbounded (fail closed).
+    let r = app
+        .call(
+            As::Admin,
+            Method::POST,
+            "/vault/keys",
+            Some(&body(json!(["POST /v1/made_up"]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+
+    // A broad pattern is accepted; the key says which endpoints it can never call.
+    let issued = app.issue(body(json!(["POST /v1/*"]))).await;
+    let id = issued["key_id"].as_str().unwrap();
+    let v = app.get(&format!("/vault/keys/{id}")).await.json();
+    let never: Vec<&str> = v["never_callable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(never.contains(&"POST /v1/subscriptions"), "{never:?}");
+    assert!(!never.contains(&"POST /v1/payment_intents"), "{never:?}");
+    let listed = app.get("/vault/keys").await.json();
+    assert_eq!(listed["keys"][0]["never_callable"], v["never_callable"]);
 }

@@ -159,7 +159,7 @@ async fn unknown_revoked_and_expired_keys_are_refused() {
     .await;
     let expiring = app
         .issue(
-            json!({"vendor": "stripe", "daily_usd_cap": 5, "allowed_endpoints": ["POST /v1/x"],
+            json!({"vendor": "stripe", "daily_usd_cap": 5, "allowed_endpoints": ["POST /v1/payment_intents"],
                        "expires_in": 60, "agent_run_label": "short"}),
         )
         .await;

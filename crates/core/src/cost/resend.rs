@@ -1,7 +1,9 @@
-//! Resend's cost rules: every `to`, `cc` and `bcc` address of an email is one email at the
-//! operator's per-email price; a batch is the sum of its emails. The response carries no price,
+//! Resend's pricing rules (which endpoint gets which rule: [`super::catalog`]): every `to`, `cc`
+//! and `bcc` address of an email is one email at the operator's per-email price, sent now or
+//! scheduled (`scheduled_at`); a batch is the sum of its emails. The response carries no price,
 //! so the request's count stands.
 
+use super::catalog::Rule;
 use super::{CostError, Estimate, Settlement};
 use crate::prices::ResendPrices;
 use serde_json::Value;
@@ -11,10 +13,6 @@ const MAX_BATCH: usize = 100;
 
 /// Request fields the price is read from: none may also arrive in the query string.
 pub const PRICED_FIELDS: &[&str] = &["to", "cc", "bcc"];
-
-pub fn is_costed(method: &str, path: &[String]) -> bool {
-    method.eq_ignore_ascii_case("POST") && (path == ["emails"] || path == ["emails", "batch"])
-}
 
 fn addresses(v: Option<&Value>) -> Result<u64, CostError> {
     match v {
@@ -69,18 +67,15 @@ fn refuse_repeated_recipients(body: &[u8], batch: bool) -> Result<(), CostError>
     }
 }
 
-pub fn estimate(
-    method: &str,
-    path: &[String],
-    body: &[u8],
-    prices: &ResendPrices,
-) -> Result<Estimate, CostError> {
-    if !is_costed(method, path) {
-        return Ok(Estimate::Free);
-    }
+pub fn estimate(rule: Rule, body: &[u8], prices: &ResendPrices) -> Result<Estimate, CostError> {
+    let batch = match rule {
+        Rule::ResendEmail => false,
+        Rule::ResendBatch => true,
+        _ => return Err(CostError::Unbounded(super::catalog::UNKNOWN)),
+    };
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| CostError::Unpriceable("the body must be JSON"))?;
-    let count = if path.len() == 2 {
+    let count = if batch {
         let Value::Array(emails) = &v else {
             return Err(CostError::Unpriceable("a batch must be a JSON array"));
         };
@@ -94,7 +89,7 @@ pub fn estimate(
     } else {
         recipients(&v)?
     };
-    refuse_repeated_recipients(body, path.len() == 2)?;
+    refuse_repeated_recipients(body, batch)?;
     Ok(Estimate::Reserve(count.saturating_mul(prices.email_micros)))
 }
 
@@ -112,43 +107,43 @@ mod tests {
     #[test]
     fn estimates() {
         let p = ResendPrices::default();
-        let emails = vec!["emails".to_owned()];
-        let batch = vec!["emails".to_owned(), "batch".to_owned()];
+        let emails = Rule::ResendEmail;
+        let batch = Rule::ResendBatch;
         let many = serde_json::to_string(&vec![serde_json::json!({"to": "a@x.y"}); 101]).unwrap();
-        let cases: Vec<(&str, &[String], String, Result<Estimate, CostError>)> = vec![
+        let cases: Vec<(&str, Rule, String, Result<Estimate, CostError>)> = vec![
             (
                 "one to",
-                &emails,
+                emails,
                 r#"{"from":"a@x.y","to":"b@x.y","subject":"s"}"#.into(),
                 Ok(Estimate::Reserve(900)),
             ),
             (
                 "to cc bcc all count",
-                &emails,
+                emails,
                 r#"{"to":["a@x.y","b@x.y"],"cc":"c@x.y","bcc":["d@x.y"]}"#.into(),
                 Ok(Estimate::Reserve(3_600)),
             ),
             (
                 "batch sums",
-                &batch,
+                batch,
                 r#"[{"to":"a@x.y"},{"to":["b@x.y","c@x.y"]}]"#.into(),
                 Ok(Estimate::Reserve(2_700)),
             ),
             (
                 "batch too big",
-                &batch,
+                batch,
                 many,
                 Err(CostError::Unpriceable("a batch holds at most 100 emails")),
             ),
             (
                 "not json",
-                &emails,
+                emails,
                 "to=a@x.y".into(),
                 Err(CostError::Unpriceable("the body must be JSON")),
             ),
             (
                 "bad recipient",
-                &emails,
+                emails,
                 r#"{"to":[1]}"#.into(),
                 Err(CostError::Unpriceable(
                     "recipients must be email address strings",
@@ -156,13 +151,13 @@ mod tests {
             ),
             (
                 "batch not array",
-                &batch,
+                batch,
                 r#"{"to":"a@x.y"}"#.into(),
                 Err(CostError::Unpriceable("a batch must be a JSON array")),
             ),
             (
                 "to twice",
-                &emails,
+                emails,
                 r#"{"to":"a@x.y","subject":"s","to":["b@x.y","c@x.y","d@x.y"]}"#.into(),
                 Err(CostError::Unpriceable(
                     "a recipient field is sent more than once",
@@ -170,7 +165,7 @@ mod tests {
             ),
             (
                 "escaped key is the same key",
-                &emails,
+                emails,
                 r#"{"to":"a@x.y","\u0074o":["b@x.y","c@x.y"]}"#.into(),
                 Err(CostError::Unpriceable(
                     "a recipient field is sent more than once",
@@ -178,7 +173,7 @@ mod tests {
             ),
             (
                 "bcc twice in a batch",
-                &batch,
+                batch,
                 r#"[{"to":"a@x.y"},{"to":"b@x.y","bcc":"c@x.y","bcc":["d@x.y","e@x.y"]}]"#.into(),
                 Err(CostError::Unpriceable(
                     "a recipient field is sent more than once",
@@ -186,12 +181,7 @@ mod tests {
             ),
         ];
         for (name, path, body, want) in cases {
-            assert_eq!(
-                estimate("POST", path, body.as_bytes(), &p),
-                want,
-                "case {name}"
-            );
+            assert_eq!(estimate(path, body.as_bytes(), &p), want, "case {name}");
         }
-        assert_eq!(estimate("GET", &emails, b"", &p), Ok(Estimate::Free));
     }
 }

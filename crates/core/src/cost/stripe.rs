@@ -1,26 +1,40 @@
-//! Stripe's cost rules. Creating a PaymentIntent, Charge, Transfer or Payout costs its `amount`
-//! in `currency`; a Refund costs its `amount`, or the full amount the response reports when the
-//! request names none. Everything else (reads, customers, confirmations of an intent already
-//! counted at creation) costs nothing.
-
-use super::{single_field, CostError, Estimate, Settlement};
+//! Stripe's pricing rules (which endpoint gets which rule: [`super::catalog`]).
+//!
+//! A call that names an amount and its currency costs that amount. A follow-up names an amount
+//! but not its currency (Stripe uses the currency of the intent or charge it follows): it is
+//! priced in the currency this gateway recorded for that object, else at
+//! [`Rates::ceiling_micros`] (the dearest minor unit there is). A follow-up that names no amount
+//! moves the object's whole amount: it is free when this key already counted that amount through
+//! this gateway ([`super::counted`]), and unbounded otherwise.
+use super::catalog::Rule;
+use super::{single_field, CostError, Counted, Estimate, Known, Settlement};
 use crate::currency::Rates;
+use serde_json::Value;
 
-const AMOUNT_OBJECTS: [&str; 4] = ["payment_intents", "charges", "transfers", "payouts"];
+/// Request fields a price is read from: none may also arrive in the query string (Stripe reads
+/// both).
+pub const PRICED_FIELDS: &[&str] = &[
+    "amount",
+    "currency",
+    "amount_to_capture",
+    "amount_to_confirm",
+    "invoice_now",
+    "auto_advance",
+    "type",
+    "charge",
+    "payment_intent",
+];
 
-fn created_object<'p>(method: &str, path: &'p [String]) -> Option<&'p str> {
-    match path {
-        [v1, object] if v1 == "v1" && method.eq_ignore_ascii_case("POST") => Some(object.as_str()),
-        _ => None,
-    }
-}
-
-/// Request fields the price is read from: none may also arrive in the query string.
-pub const PRICED_FIELDS: &[&str] = &["amount", "currency"];
-
-pub fn is_costed(method: &str, path: &[String]) -> bool {
-    created_object(method, path).is_some_and(|o| o == "refunds" || AMOUNT_OBJECTS.contains(&o))
-}
+const NAME_AMOUNT_AND_CURRENCY: &str =
+    "name `amount` and `currency`: keybrake prices this call from them.";
+const NAME_REFUND_AMOUNT: &str = "without `amount` this moves the whole original amount, which the request does not state. Name `amount` (in the minor unit of the original charge's currency).";
+const CURRENCY_ALONE: &str = "changing `currency` without `amount` changes what the intent is worth by an amount the request does not state. Name `amount` with it.";
+const FOLLOW_UP: &str = "this moves the whole amount of an intent or charge that this key did not create through this gateway, and the request does not state it. Name the amount (`amount_to_capture`, `amount_to_confirm` or `amount`), or create the intent with confirm=true through keybrake.";
+const INVOICE_AUTO: &str = "with auto_advance=true Stripe finalizes and charges the invoice later, for a total the request does not state. Leave auto_advance off and charge with a PaymentIntent.";
+const INVOICE_NOW: &str = "invoice_now=true bills the final invoice at once, for a total the request does not state. Cancel without invoice_now.";
+const PHYSICAL_CARD: &str =
+    "a physical card carries fees keybrake has no price for. Issue virtual cards (type=virtual).";
+const CREDIT_NOTE: &str = "a credit note without `amount` credits or refunds a total the request does not state. Name `amount` (the note's total).";
 
 fn parse_amount(s: &str) -> Result<u64, CostError> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -32,29 +46,158 @@ fn parse_amount(s: &str) -> Result<u64, CostError> {
         .map_err(|_| CostError::Unpriceable("amount must be a non-negative integer"))
 }
 
+/// An amount that may be negative (a customer balance credit): its magnitude.
+fn parse_signed_amount(s: &str) -> Result<u64, CostError> {
+    parse_amount(s.strip_prefix('-').unwrap_or(s))
+}
+
+/// Top-level form fields; `[`/`]` arrive raw or percent-encoded, and only top-level names count.
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn amount_in(amount: u64, currency: &str, rates: &Rates) -> Result<Estimate, CostError> {
+    Ok(Estimate::Reserve(rates.to_micros(amount, currency)?))
+}
+
+/// `amount` in a currency the request does not name: the recorded object's, else the ceiling.
+fn amount_of_follow_up(
+    amount: u64,
+    counted: Option<&Counted>,
+    rates: &Rates,
+) -> Result<Estimate, CostError> {
+    match counted {
+        Some(c) => amount_in(amount, &c.currency, rates),
+        None => Ok(Estimate::Reserve(rates.ceiling_micros(amount)?)),
+    }
+}
+
 pub fn estimate(
-    method: &str,
+    rule: Rule,
     path: &[String],
     body: &[u8],
     rates: &Rates,
+    known: Known<'_>,
 ) -> Result<Estimate, CostError> {
-    let Some(object) = created_object(method, path).filter(|_| is_costed(method, path)) else {
-        return Ok(Estimate::Free);
-    };
-    // Form bodies; `[`/`]` arrive raw or percent-encoded, and only top-level fields matter.
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let amount = single_field(&fields, "amount")?;
-    let currency = single_field(&fields, "currency")?;
-    match (object, amount, currency) {
-        (_, Some(a), Some(c)) => Ok(Estimate::Reserve(rates.to_micros(parse_amount(a)?, c)?)),
-        ("refunds", _, _) => {
-            if let Some(a) = amount {
-                parse_amount(a)?;
+    if let Rule::StripeV2Amount = rule {
+        return v2_amount(body, rates);
+    }
+    let fields = form(body);
+    let field = |name: &str| single_field(&fields, name);
+    // The object a follow-up moves money of, as this gateway recorded it.
+    let counted = known.counted;
+    let own = counted.filter(|c| c.key_id == known.key_id);
+    match rule {
+        Rule::StripeAmount | Rule::StripeSignedAmount => {
+            let parse = if rule == Rule::StripeSignedAmount {
+                parse_signed_amount
+            } else {
+                parse_amount
+            };
+            match (field("amount")?, field("currency")?) {
+                (Some(a), Some(c)) => amount_in(parse(a)?, c, rates),
+                _ => Err(CostError::Unbounded(NAME_AMOUNT_AND_CURRENCY)),
             }
-            Ok(Estimate::HoldRemaining)
         }
-        (_, None, _) => Err(CostError::Unpriceable("amount is required")),
-        (_, _, None) => Err(CostError::Unpriceable("currency is required")),
+        Rule::StripeIntentUpdate => match (field("amount")?, field("currency")?) {
+            (Some(a), Some(c)) => amount_in(parse_amount(a)?, c, rates),
+            (Some(a), None) => amount_of_follow_up(parse_amount(a)?, counted, rates),
+            (None, Some(_)) => Err(CostError::Unbounded(CURRENCY_ALONE)),
+            (None, None) => Ok(Estimate::Free),
+        },
+        Rule::StripeFollowUp(name) => match (field(name)?, own) {
+            (None, Some(_)) => Ok(Estimate::Free),
+            (None, None) => Err(CostError::Unbounded(FOLLOW_UP)),
+            (Some(a), Some(c)) if parse_amount(a)? <= c.amount => Ok(Estimate::Free),
+            (Some(a), _) => amount_of_follow_up(parse_amount(a)?, counted, rates),
+        },
+        Rule::StripeIncrement => match field("amount")? {
+            Some(a) => amount_of_follow_up(parse_amount(a)?, counted, rates),
+            None => Err(CostError::Unbounded(FOLLOW_UP)),
+        },
+        Rule::StripeNamedAmount(_) => match field("amount")? {
+            Some(a) => amount_of_follow_up(parse_amount(a)?, counted, rates),
+            None => Err(CostError::Unbounded(NAME_REFUND_AMOUNT)),
+        },
+        Rule::StripeCreditNote => match field("amount")? {
+            Some(a) => amount_of_follow_up(parse_amount(a)?, None, rates),
+            None => Err(CostError::Unbounded(CREDIT_NOTE)),
+        },
+        Rule::StripeCancelSubscription => match field("invoice_now")? {
+            Some(v) if v.eq_ignore_ascii_case("true") => Err(CostError::Unbounded(INVOICE_NOW)),
+            _ => Ok(Estimate::Free),
+        },
+        Rule::StripeInvoiceDraft => match field("auto_advance")? {
+            Some(v) if v.eq_ignore_ascii_case("true") => Err(CostError::Unbounded(INVOICE_AUTO)),
+            _ => Ok(Estimate::Free),
+        },
+        Rule::StripeIssuingCard => match field("type")? {
+            Some("virtual") => Ok(Estimate::Free),
+            _ => Err(CostError::Unbounded(PHYSICAL_CARD)),
+        },
+        _ => {
+            let _ = path;
+            Err(CostError::Unbounded(super::catalog::UNKNOWN))
+        }
+    }
+}
+
+/// `/v2` money movements: `{"amount": {"value": 1000, "currency": "usd"}, …}`.
+fn v2_amount(body: &[u8], rates: &Rates) -> Result<Estimate, CostError> {
+    #[derive(serde::Deserialize)]
+    struct Amount {
+        value: u64,
+        currency: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        amount: Option<Amount>,
+    }
+    let parsed: Body = serde_json::from_slice(body).map_err(|e| {
+        if e.to_string().starts_with("duplicate field") {
+            CostError::Unpriceable("a priced field is sent more than once")
+        } else {
+            CostError::Unpriceable("the body must be a JSON object with amount {value, currency}")
+        }
+    })?;
+    match parsed.amount {
+        Some(a) => amount_in(a.value, &a.currency, rates),
+        None => Err(CostError::Unbounded(NAME_AMOUNT_AND_CURRENCY)),
+    }
+}
+
+/// The id of the intent or charge a follow-up moves money of: the path's id
+/// (`/v1/payment_intents/{id}/capture`), or a refund's `payment_intent` / `charge`.
+pub fn follow_up_object(path: &[String], body: &[u8]) -> Option<String> {
+    match path {
+        [v1, object, id, ..]
+            if v1 == "v1" && (object == "payment_intents" || object == "charges") =>
+        {
+            Some(id.clone())
+        }
+        [v1, refunds] if v1 == "v1" && refunds == "refunds" => {
+            let fields = form(body);
+            let pick = |name| {
+                single_field(&fields, name)
+                    .ok()
+                    .flatten()
+                    .map(str::to_owned)
+            };
+            pick("payment_intent").or_else(|| pick("charge"))
+        }
+        _ => None,
+    }
+}
+
+/// The response field that says what a call moved: a capture reports the captured amount,
+/// everything else the object's `amount`.
+fn moved_field(path: &[String]) -> &'static str {
+    match path {
+        [_, object, _, action] if action == "capture" && object == "payment_intents" => {
+            "amount_received"
+        }
+        [_, object, _, action] if action == "capture" && object == "charges" => "amount_captured",
+        _ => "amount",
     }
 }
 
@@ -70,23 +213,45 @@ pub fn settle(
     }
     match status {
         200..=299 => {
-            #[derive(serde::Deserialize)]
-            struct Moved {
-                amount: u64,
-                currency: String,
-            }
-            match serde_json::from_slice::<Moved>(body) {
-                Ok(m) => rates
-                    .to_micros(m.amount, &m.currency)
+            let Ok(v) = serde_json::from_slice::<Value>(body) else {
+                return Settlement::Unknown;
+            };
+            let (amount, currency) = match v.get(moved_field(path)) {
+                // v2: {"amount": {"value", "currency"}}
+                Some(Value::Object(a)) => (a.get("value"), a.get("currency")),
+                amount => (amount, v.get("currency")),
+            };
+            let amount = amount.and_then(|a| a.as_i64()).map(i64::unsigned_abs);
+            match (amount, currency.and_then(Value::as_str)) {
+                (Some(a), Some(c)) => rates
+                    .to_micros(a, c)
                     .map_or(Settlement::Unknown, Settlement::Actual),
-                Err(_) => Settlement::Unknown,
+                _ => Settlement::Unknown,
             }
         }
         // Stripe answered with an error: a declined card, bad parameters, a refusal. Nothing moved.
-        400..=499 => {
-            let _ = path;
-            Settlement::NoCharge
-        }
+        400..=499 => Settlement::NoCharge,
         _ => Settlement::Unknown,
     }
+}
+
+/// After a priced call answered 2xx: the intent or charge whose money may still move (an
+/// uncaptured or unconfirmed intent, an uncaptured charge), to remember for its follow-ups.
+pub fn to_remember(body: &[u8]) -> Option<(String, u64, String)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let id = v.get("id")?.as_str()?;
+    let pending = match v.get("object")?.as_str()? {
+        "payment_intent" => v
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with("requires_")),
+        "charge" => v.get("captured").and_then(Value::as_bool) == Some(false),
+        _ => false,
+    };
+    if !pending {
+        return None;
+    }
+    let amount = v.get("amount")?.as_u64()?;
+    let currency = v.get("currency")?.as_str()?;
+    Some((id.to_owned(), amount, currency.to_ascii_lowercase()))
 }

@@ -1,90 +1,165 @@
-//! Twilio's cost rules. A Message costs its segments times the per-segment rate of its
-//! destination (one MMS price when it carries media); a Call reserves its per-minute rate times
-//! `TimeLimit`, or the configured longest call. Twilio reports `price` only after delivery, so
-//! at creation the estimate usually stands; a `price` in the response settles when present.
-
+//! Twilio's pricing rules (which endpoint gets which rule: [`super::catalog`]).
+//!
+//! A Message costs its segments (counted as Twilio counts them, [`crate::sms`]) times the
+//! per-segment rate of its destination, or one MMS when it carries media or `SendAsMms=true`; an
+//! MMS to a destination outside +1 may go out as SMS segments (Twilio's MMS converter: the text
+//! plus a link per media item), so it reserves the larger of the two. A Call reserves its
+//! per-minute rate times `TimeLimit`, or the configured longest call. A call update that can
+//! lengthen the call (`TimeLimit`, `Url`, `Twiml`) reserves a new call at the dearest per-minute
+//! rate (the update does not name the destination). Destinations are E.164 (`+` and digits,
+//! spaces, dashes, dots and brackets removed), or a channel address (`whatsapp:+1…`) priced from
+//! its own entry; anything else is refused. Twilio reports `price` only after delivery, so at
+//! creation the bound usually stands; a `price` in the response settles when present.
+use super::catalog::Rule;
 use super::{single_field, CostError, Estimate, Settlement};
 use crate::currency::Rates;
-use crate::prices::{price_for, TwilioPrices};
+use crate::prices::{channel_price, dearest, price_for, TwilioPrices};
 use crate::sms;
 
 /// Longest `Body` Twilio accepts, as UCS-2 segments: the reservation for a templated message
 /// (`ContentSid`) whose text the request does not carry.
 const MAX_BODY_SEGMENTS: u64 = 24;
+/// What Twilio's MMS converter adds to the text per media item: a link, bounded generously.
+const CONVERTER_LINK: &str = " https://mms.twiliocdn.example/0123456789abcdef0123456789abcdef0123";
 
-enum Resource {
-    Messages,
-    Calls,
+/// Request fields a price is read from: none may also arrive in the query string.
+pub const PRICED_FIELDS: &[&str] = &[
+    "To",
+    "Body",
+    "MediaUrl",
+    "TimeLimit",
+    "ContentSid",
+    "SendAsMms",
+    "Url",
+    "Twiml",
+];
+
+const NOT_E164: &str = "the destination (`To`) must be a phone number in E.164 form (+15558675310) or a channel address keybrake has a price for.";
+const NO_CHANNEL_PRICE: &str = "keybrake has no price for this channel (`whatsapp:`, `messenger:`, `client:`, `sip:` …). Ask an operator to set one, or send to a phone number.";
+
+/// Where a message or call goes.
+enum Destination<'a> {
+    /// E.164 digits, without the `+`.
+    Number(String),
+    /// A channel address: the channel's name (`whatsapp`).
+    Channel(&'a str),
 }
 
-fn created(method: &str, path: &[String]) -> Option<Resource> {
-    if !method.eq_ignore_ascii_case("POST") {
-        return None;
-    }
-    match path {
-        [version, accounts, _sid, resource]
-            if version == "2010-04-01" && accounts == "Accounts" =>
-        {
-            match resource.as_str() {
-                "Messages.json" => Some(Resource::Messages),
-                "Calls.json" => Some(Resource::Calls),
-                _ => None,
-            }
+/// Reads `To` as Twilio accepts it: E.164 with formatting characters removed, or a channel
+/// address.
+fn destination(to: &str) -> Result<Destination<'_>, CostError> {
+    let to = to.trim();
+    if let Some((channel, _address)) = to.split_once(':') {
+        if !channel.is_empty() && channel.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Ok(Destination::Channel(channel));
         }
-        _ => None,
+        return Err(CostError::Unbounded(NOT_E164));
     }
-}
-
-/// Request fields the price is read from: none may also arrive in the query string.
-pub const PRICED_FIELDS: &[&str] = &["To", "Body", "MediaUrl", "TimeLimit", "ContentSid"];
-
-pub fn is_costed(method: &str, path: &[String]) -> bool {
-    created(method, path).is_some()
-}
-
-pub fn estimate(
-    method: &str,
-    path: &[String],
-    body: &[u8],
-    prices: &TwilioPrices,
-) -> Result<Estimate, CostError> {
-    let Some(resource) = created(method, path) else {
-        return Ok(Estimate::Free);
+    let Some(rest) = to.strip_prefix('+') else {
+        return Err(CostError::Unbounded(NOT_E164));
     };
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return Err(CostError::Unbounded(NOT_E164)),
+        }
+    }
+    // E.164: at most 15 digits; no country code starts with 0.
+    if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(CostError::Unbounded(NOT_E164));
+    }
+    Ok(Destination::Number(digits))
+}
+
+fn is_true(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn time_limit_minutes(limit: Option<&str>, prices: &TwilioPrices) -> Result<u64, CostError> {
+    Ok(match limit {
+        Some(s) => {
+            let secs: u64 = s
+                .trim()
+                .parse()
+                .map_err(|_| CostError::Unpriceable("TimeLimit must be a number of seconds"))?;
+            secs.div_ceil(60).max(1)
+        }
+        None => prices.call_max_minutes.max(1),
+    })
+}
+
+pub fn estimate(rule: Rule, body: &[u8], prices: &TwilioPrices) -> Result<Estimate, CostError> {
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let to = single_field(&fields, "To")?.unwrap_or_default();
-    let micros = match resource {
-        Resource::Messages => {
-            if fields.iter().any(|(k, _)| k == "MediaUrl") {
-                price_for(&prices.mms_message, prices.mms_message_default_micros, to)
-            } else {
-                let segments = match single_field(&fields, "Body")? {
-                    Some(text) => sms::segments(text),
-                    None => MAX_BODY_SEGMENTS,
-                };
-                segments.saturating_mul(price_for(
-                    &prices.sms_segment,
-                    prices.sms_segment_default_micros,
-                    to,
-                ))
+    let field = |name: &str| single_field(&fields, name);
+    let micros = match rule {
+        Rule::TwilioMessage => {
+            let to = destination(field("To")?.unwrap_or_default())?;
+            let media = fields.iter().filter(|(k, _)| k == "MediaUrl").count();
+            let text = field("Body")?;
+            let segments = |extra: usize| match text {
+                Some(t) => sms::segments(&format!("{t}{}", CONVERTER_LINK.repeat(extra))),
+                None if extra == 0 => MAX_BODY_SEGMENTS,
+                None => sms::segments(&CONVERTER_LINK.repeat(extra)).max(MAX_BODY_SEGMENTS),
+            };
+            match to {
+                Destination::Channel(channel) => channel_price(&prices.channel_message, channel)
+                    .ok_or(CostError::Unbounded(NO_CHANNEL_PRICE))?,
+                Destination::Number(number) => {
+                    let sms = price_for(
+                        &prices.sms_segment,
+                        prices.sms_segment_default_micros,
+                        &number,
+                    );
+                    if media > 0 || is_true(field("SendAsMms")?) {
+                        let mms = price_for(
+                            &prices.mms_message,
+                            prices.mms_message_default_micros,
+                            &number,
+                        );
+                        if number.starts_with('1') {
+                            mms
+                        } else {
+                            // The converter may send text plus links as SMS instead.
+                            mms.max(segments(media.max(1)).saturating_mul(sms))
+                        }
+                    } else {
+                        segments(0).saturating_mul(sms)
+                    }
+                }
             }
         }
-        Resource::Calls => {
-            let minutes = match single_field(&fields, "TimeLimit")? {
-                Some(s) => {
-                    let secs: u64 = s.trim().parse().map_err(|_| {
-                        CostError::Unpriceable("TimeLimit must be a number of seconds")
-                    })?;
-                    secs.div_ceil(60).max(1)
+        Rule::TwilioCall => {
+            let minutes = time_limit_minutes(field("TimeLimit")?, prices)?;
+            let rate = match destination(field("To")?.unwrap_or_default())? {
+                Destination::Channel(channel) => {
+                    channel_price(&prices.channel_call_minute, channel)
+                        .ok_or(CostError::Unbounded(NO_CHANNEL_PRICE))?
                 }
-                None => prices.call_max_minutes.max(1),
+                Destination::Number(number) => price_for(
+                    &prices.call_minute,
+                    prices.call_minute_default_micros,
+                    &number,
+                ),
             };
-            minutes.saturating_mul(price_for(
+            minutes.saturating_mul(rate)
+        }
+        Rule::TwilioCallUpdate => {
+            let limit = field("TimeLimit")?;
+            let redirect = field("Url")?.is_some() || field("Twiml")?.is_some();
+            if limit.is_none() && !redirect {
+                return Ok(Estimate::Free);
+            }
+            let minutes = time_limit_minutes(limit, prices)?;
+            let rate = dearest(
                 &prices.call_minute,
                 prices.call_minute_default_micros,
-                to,
-            ))
+                &prices.channel_call_minute,
+            );
+            minutes.saturating_mul(rate)
         }
+        _ => return Err(CostError::Unbounded(super::catalog::UNKNOWN)),
     };
     Ok(Estimate::Approximate(micros))
 }

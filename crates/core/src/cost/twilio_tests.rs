@@ -10,6 +10,155 @@ fn path(p: &str) -> Vec<String> {
 const MESSAGES: &str = "/2010-04-01/Accounts/AC123/Messages.json";
 const CALLS: &str = "/2010-04-01/Accounts/AC123/Calls.json";
 
+/// Prices a call the way the filter does: classified, then priced by its rule.
+fn price(method: &str, p: &str, body: &str, prices: &TwilioPrices) -> Result<Estimate, CostError> {
+    crate::cost::estimate(
+        crate::vendor::Vendor::Twilio,
+        method,
+        &path(p),
+        body.as_bytes(),
+        &Rates::default(),
+        &crate::prices::Prices {
+            twilio: prices.clone(),
+            ..Default::default()
+        },
+        crate::cost::Known::default(),
+    )
+}
+
+fn unbounded(r: Result<Estimate, CostError>) -> bool {
+    matches!(r, Err(CostError::Unbounded(_)))
+}
+
+#[test]
+fn messages_are_bounded_as_twilio_bills_them() {
+    let mut p = TwilioPrices::default();
+    p.sms_segment.push(crate::prices::PrefixPrice {
+        prefix: "44".into(),
+        micros: 40_000,
+    });
+    p.mms_message.push(crate::prices::PrefixPrice {
+        prefix: "44".into(),
+        micros: 30_000,
+    });
+    let msg = |body: &str| price("POST", MESSAGES, body, &p);
+    let cases: Vec<(&str, String, Result<Estimate, CostError>)> = vec![
+        (
+            "SendAsMms without media is one MMS",
+            "To=%2B15558675310&Body=hi&SendAsMms=true".into(),
+            Ok(Estimate::Approximate(22_000)),
+        ),
+        (
+            "153 escape characters are three segments",
+            format!("To=%2B15558675310&Body={}", "%5D".repeat(153)),
+            Ok(Estimate::Approximate(3 * 8_300)),
+        ),
+        (
+            "an emoji between 66 and 66 Cyrillic letters is three segments",
+            format!(
+                "To=%2B15558675310&Body={}%F0%9F%98%80{}",
+                "%D0%B6".repeat(66),
+                "%D0%B6".repeat(66)
+            ),
+            Ok(Estimate::Approximate(3 * 8_300)),
+        ),
+        (
+            "MMS outside +1 reserves the larger of MMS and the converter's SMS",
+            "To=%2B447700900123&Body=hi&MediaUrl=https://x/y.png".into(),
+            Ok(Estimate::Approximate(40_000)),
+        ),
+        (
+            "MMS outside +1 with a long text: the SMS segments are larger",
+            format!(
+                "To=%2B447700900123&Body={}&MediaUrl=https://x/y.png",
+                "a".repeat(300)
+            ),
+            Ok(Estimate::Approximate(3 * 40_000)),
+        ),
+        (
+            "formatting in an E.164 number is ignored",
+            "To=%2B44+7700-900.123&Body=hi".into(),
+            Ok(Estimate::Approximate(40_000)),
+        ),
+        (
+            "a priced channel",
+            "To=whatsapp%3A%2B15558675310&Body=hi".into(),
+            Err(CostError::Unbounded("")),
+        ),
+    ];
+    for (name, body, want) in cases {
+        let got = msg(&body);
+        match want {
+            Err(CostError::Unbounded(_)) => assert!(unbounded(got), "case {name}"),
+            want => assert_eq!(got, want, "case {name}"),
+        }
+    }
+    for (name, to) in [
+        ("national number", "07700900123"),
+        ("no plus", "15558675310"),
+        ("letters", "%2B1555CALLNOW"),
+        ("too short", "%2B1"),
+        ("empty", ""),
+        ("short code", "12345"),
+    ] {
+        assert!(unbounded(msg(&format!("To={to}&Body=hi"))), "case {name}");
+    }
+    p.channel_message.push(crate::prices::ChannelPrice {
+        channel: "whatsapp".into(),
+        micros: 5_000,
+    });
+    assert_eq!(
+        price("POST", MESSAGES, "To=whatsapp%3A%2B15558675310&Body=hi", &p),
+        Ok(Estimate::Approximate(5_000))
+    );
+}
+
+#[test]
+fn call_updates_that_lengthen_a_call_are_priced() {
+    let mut p = TwilioPrices::default();
+    p.call_minute.push(crate::prices::PrefixPrice {
+        prefix: "44".into(),
+        micros: 20_000,
+    });
+    let update = "/2010-04-01/Accounts/AC123/Calls/CA1.json";
+    let cases = [
+        ("hang up", "Status=completed", Ok(Estimate::Free)),
+        (
+            "callback change",
+            "StatusCallback=https://x",
+            Ok(Estimate::Free),
+        ),
+        (
+            "a day-long time limit at the dearest rate",
+            "TimeLimit=86400",
+            Ok(Estimate::Approximate(1_440 * 20_000)),
+        ),
+        (
+            "new TwiML without a limit: the longest call",
+            "Twiml=%3CResponse%3E%3CPause+length%3D%2260%22%2F%3E%3C%2FResponse%3E",
+            Ok(Estimate::Approximate(240 * 20_000)),
+        ),
+        (
+            "redirect to a URL",
+            "Url=https://x/twiml&TimeLimit=60",
+            Ok(Estimate::Approximate(20_000)),
+        ),
+    ];
+    for (name, body, want) in cases {
+        assert_eq!(price("POST", update, body, &p), want, "case {name}");
+    }
+    // A conference dial-out is a call.
+    assert_eq!(
+        price(
+            "POST",
+            "/2010-04-01/Accounts/AC123/Conferences/CF1/Participants.json",
+            "To=%2B15558675310&From=%2B15005550006&TimeLimit=120",
+            &p
+        ),
+        Ok(Estimate::Approximate(2 * 14_000))
+    );
+}
+
 #[test]
 fn estimates() {
     let p = TwilioPrices::default();
@@ -71,7 +220,7 @@ fn estimates() {
             "bad time limit",
             "POST",
             CALLS,
-            "To=%2B1&TimeLimit=soon".into(),
+            "To=%2B15558675310&TimeLimit=soon".into(),
             Err(CostError::Unpriceable(
                 "TimeLimit must be a number of seconds",
             )),
@@ -80,7 +229,7 @@ fn estimates() {
             "body twice",
             "POST",
             MESSAGES,
-            "To=%2B1&Body=a&Body=b".into(),
+            "To=%2B15558675310&Body=a&Body=b".into(),
             Err(CostError::Unpriceable(
                 "a priced field is sent more than once",
             )),
@@ -95,17 +244,13 @@ fn estimates() {
         (
             "other resources are free",
             "POST",
-            "/2010-04-01/Accounts/AC123/IncomingPhoneNumbers.json",
-            String::new(),
+            "/2010-04-01/Accounts/AC123/Messages/SM1.json",
+            "Body=".into(),
             Ok(Estimate::Free),
         ),
     ];
     for (name, method, p_, body, want) in cases {
-        assert_eq!(
-            estimate(method, &path(p_), body.as_bytes(), &p),
-            want,
-            "case {name}"
-        );
+        assert_eq!(price(method, p_, &body, &p), want, "case {name}");
     }
 }
 

@@ -14,8 +14,8 @@ use crate::dates::rfc2822;
 use crate::ids::twilio_sid;
 
 /// Twilio's default and largest `TimeLimit`, in seconds (four hours; 24 hours at most).
-const DEFAULT_TIME_LIMIT: u64 = 14_400;
-const MAX_TIME_LIMIT: u64 = 86_400;
+pub(super) const DEFAULT_TIME_LIMIT: u64 = 14_400;
+pub(super) const MAX_TIME_LIMIT: u64 = 86_400;
 
 /// Validates a call for `account` and builds it in both its states.
 pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {

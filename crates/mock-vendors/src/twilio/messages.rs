@@ -81,11 +81,13 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
         "uri": uri,
     });
 
-    let price = if media.is_empty() {
-        u64::from(segments) * pricing::SMS_SEGMENT
-    } else {
-        pricing::MMS
-    };
+    let price = billed_units(
+        body.unwrap_or_default(),
+        media.len(),
+        params
+            .get("SendAsMms")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    );
     let mut later = reply.clone();
     later["status"] = json!("delivered");
     later["date_sent"] = json!(now);
@@ -95,6 +97,16 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
         later["from"] = json!(POOL_NUMBER);
     }
     Ok(Created { reply, later })
+}
+
+/// What a delivered message is billed, in 0.00001 USD: one MMS when it carries media or is sent
+/// with `SendAsMms=true` (US destinations), else its segments.
+pub fn billed_units(body: &str, media: usize, send_as_mms: bool) -> u64 {
+    if media > 0 || send_as_mms {
+        pricing::MMS
+    } else {
+        u64::from(segments::count(body).1) * pricing::SMS_SEGMENT
+    }
 }
 
 /// `MG` and 32 letters or digits.
