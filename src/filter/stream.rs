@@ -270,9 +270,11 @@ impl Stream {
             Err(e) => return self.refuse_with(e.deny_reason(), Some(costed.vendor), e.advice()),
         };
         // What this gateway counted for the intent or charge a follow-up moves money of.
-        let counted = cost::counted::follow_up_object(costed.vendor, &costed.path, body)
-            .and_then(|id| host::shared_data(&cost::counted::key(&id)))
-            .and_then(|b| cost::Counted::decode(&b));
+        let counted =
+            cost::counted::follow_up_object(costed.vendor, &costed.path, body).and_then(|id| {
+                host::shared_data(&cost::counted::key(&id))
+                    .and_then(|b| cost::counted::decode_slot(&id, &b))
+            });
         let known = cost::Known {
             key_id: &costed.key_id,
             counted: counted.as_ref(),

@@ -56,7 +56,8 @@ impl Stream {
         if let Some((id, counted)) =
             cost::counted::to_remember(charge.vendor, &charge.key_id, charge.status, &decoded)
         {
-            if let Err(e) = host::set_shared_data(&cost::counted::key(&id), &counted.encode()) {
+            let slot = cost::counted::encode_slot(&id, &counted);
+            if let Err(e) = host::set_shared_data(&cost::counted::key(&id), &slot) {
                 log::warn!("keybrake: cannot remember {id} as counted: {e:?}");
             }
         }

@@ -8,6 +8,12 @@
 //! back before pricing a follow-up of that object ([`follow_up_object`]). The record lives in the
 //! gateway process: a follow-up through another gateway, or after a restart, finds none and must
 //! name its amount (fail closed).
+//!
+//! Envoy's shared data never forgets a key (there is no delete in the ABI), so records do not get
+//! a key each: they live in [`SLOTS`] fixed slots chosen by a hash of the object id, each holding
+//! the id it is for. A newer record overwrites an older one in its slot; the older object's
+//! follow-up then finds another object there and must name its amount (fail closed). Memory stays
+//! bounded at about `SLOTS` × 150 bytes per Envoy process.
 
 use crate::vendor::Vendor;
 use serde::{Deserialize, Serialize};
@@ -26,9 +32,46 @@ pub struct Counted {
     pub currency: String,
 }
 
-/// The shared-data key of the record for the vendor object `object_id` (`pi_…`, `ch_…`).
+/// How many shared-data slots hold records.
+pub const SLOTS: u64 = 4096;
+
+/// The shared-data key of the slot for the vendor object `object_id` (`pi_…`, `ch_…`).
 pub fn key(object_id: &str) -> String {
-    format!("{PREFIX}{object_id}")
+    format!("{PREFIX}{}", slot(object_id))
+}
+
+/// FNV-1a (64-bit) of the id, modulo [`SLOTS`]: stable across processes and builds.
+fn slot(object_id: &str) -> u64 {
+    let hash = object_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % SLOTS
+}
+
+/// A record as its slot holds it: with the id of the object it is for.
+#[derive(Serialize, Deserialize)]
+struct Slot {
+    object: String,
+    #[serde(flatten)]
+    counted: Counted,
+}
+
+/// The slot's value for `counted`, the record of `object_id`.
+pub fn encode_slot(object_id: &str, counted: &Counted) -> Vec<u8> {
+    serde_json::to_vec(&Slot {
+        object: object_id.to_owned(),
+        counted: counted.clone(),
+    })
+    .unwrap_or_default()
+}
+
+/// The record of `object_id` in a slot's value; `None` when the slot holds another object's
+/// (it was overwritten) or cannot be read.
+pub fn decode_slot(object_id: &str, bytes: &[u8]) -> Option<Counted> {
+    serde_json::from_slice::<Slot>(bytes)
+        .ok()
+        .filter(|s| s.object == object_id)
+        .map(|s| s.counted)
 }
 
 impl Counted {
@@ -70,4 +113,32 @@ pub fn to_remember(
             currency,
         },
     ))
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn records_live_in_a_bounded_set_of_slots_and_name_their_object() {
+        let c = Counted {
+            key_id: "kid_a".into(),
+            amount: 1000,
+            currency: "usd".into(),
+        };
+        let keys: std::collections::HashSet<String> =
+            (0..20_000).map(|i| key(&format!("pi_{i:024}"))).collect();
+        assert!(keys.len() as u64 <= SLOTS, "{} slots", keys.len());
+        assert!(keys.len() as u64 > SLOTS / 2, "the hash spreads ids");
+        assert_eq!(key("pi_1"), key("pi_1"), "stable");
+
+        let stored = encode_slot("pi_1", &c);
+        assert_eq!(decode_slot("pi_1", &stored), Some(c.clone()));
+        assert_eq!(
+            decode_slot("pi_2", &stored),
+            None,
+            "another object's record"
+        );
+        assert_eq!(decode_slot("pi_1", b"garbage"), None);
+    }
 }
