@@ -3,6 +3,7 @@
 #   make run       build everything, install Envoy if missing, start the local stack (Ctrl-C stops it)
 #   make test      lint, validate the Envoy configs, and run every test (end-to-end ones included)
 #   make validate  check envoy/envoy.yaml and envoy/local.yaml.tmpl with `envoy --mode validate`
+#   make oci       the filter as an OCI image for Istio's WasmPlugin; prints its digest and the wasm's sha256
 #
 # Everything is installed into the repo: Envoy into .tools/, Python test deps into .venv/.
 
@@ -18,6 +19,7 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 .DEFAULT_GOAL := help
 
 .PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz bench bench-build wrk sdk-endpoints
+.PHONY: oci oci-tools compose-check compose-tools
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
@@ -30,6 +32,8 @@ help:
 	@echo "make venv      create .venv with tests/requirements.txt"
 	@echo "make sdk-endpoints  list the endpoints the SDKs in .venv call (crates/core/sdk-endpoints/)"
 	@echo "make node      install tests/node (stripe-node) with npm ci"
+	@echo "make oci       OCI image of the filter (Istio WasmPlugin layout) in target/oci/; prints digest and wasm sha256"
+	@echo "make compose-check  build local images, run docker-compose.yml under podman, make a costed call (minutes)"
 	@echo "make bench     plain Envoy against Envoy with keybrake; writes bench/RESULTS.md (a few minutes)"
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
@@ -38,6 +42,7 @@ run: build wasm envoy
 	exec scripts/run-local.sh
 
 test: lint validate build venv node
+	@$(MAKE) --no-print-directory oci-tools
 	KEYBRAKE_ENVOY_BIN=$(CURDIR)/$(ENVOY) \
 	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
 	KEYBRAKE_BIN_DIR=$(CURDIR)/target/debug \
@@ -113,3 +118,20 @@ fuzz:
 clean:
 	$(CARGO) clean
 	rm -rf .tools $(VENV) tests/node/node_modules
+
+# The filter as an OCI image in the layout Istio's WasmPlugin pulls (scripts/oci-image.sh).
+oci: wasm oci-tools
+	scripts/oci-image.sh
+
+# buildah builds the image, skopeo pushes it, docker-registry serves it in the round-trip test
+# (tests/tests/oci_image.rs). From Debian, installed only when missing.
+OCI_TOOLS := buildah skopeo docker-registry
+oci-tools:
+	@missing="$$(for t in $(OCI_TOOLS); do command -v $$t >/dev/null || echo $$t; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing (apt)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing || \
+			{ apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; } || \
+			{ echo "make test needs $(OCI_TOOLS): install them (Debian: apt-get install $(OCI_TOOLS))" >&2; exit 1; }; \
+	fi
