@@ -135,3 +135,28 @@ oci-tools:
 			{ apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; } || \
 			{ echo "make test needs $(OCI_TOOLS): install them (Debian: apt-get install $(OCI_TOOLS))" >&2; exit 1; }; \
 	fi
+
+# Runs docker-compose.yml for real under podman, offline, with locally built images, and makes a
+# costed call through the gateway (scripts/compose-check.sh). Not part of `make test`: minutes.
+compose-check: compose-tools wasm envoy
+	$(CARGO) build --release -p keybrake-control-plane -p keybrake-mock-vendors
+	scripts/compose-check.sh
+
+# podman (with runc and the dnsname plugin for service names), mmdebstrap and openssl from
+# Debian; podman-compose from PyPI into .tools/compose (Debian's 1.0.3 cannot run our file);
+# the Debian base image from mmdebstrap. Needs the package registries, not the compose ports.
+COMPOSE_APT := podman runc mmdebstrap golang-github-containernetworking-plugin-dnsname openssl
+PODMAN_COMPOSE_VERSION := 1.6.0
+compose-tools:
+	@missing="$$(for p in $(COMPOSE_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing (apt)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing || \
+			{ apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+	@test -x .tools/compose/bin/podman-compose && \
+		.tools/compose/bin/podman-compose --version 2>/dev/null | grep -q 'podman-compose version $(PODMAN_COMPOSE_VERSION)' || \
+		{ $(PYTHON) -m venv .tools/compose && \
+		  .tools/compose/bin/pip install --quiet --disable-pip-version-check podman-compose==$(PODMAN_COMPOSE_VERSION); }
+	scripts/compose-check.sh base
