@@ -62,7 +62,8 @@ openssl x509 -req -in "$work/tls/vendors.csr" -CA "$work/tls/ca.crt" -CAkey "$wo
 chmod 644 "$work/tls/"*
 
 step "podman-compose up"
-down() { "${compose[@]}" down --volumes >/dev/null 2>&1 || true; }
+# KEEP_STACK=1 leaves the stack running for a look (stop it with the same down command).
+down() { [[ -n "${KEEP_STACK:-}" ]] || "${compose[@]}" down --volumes >/dev/null 2>&1 || true; }
 down
 trap 'status=$?; if [[ $status -ne 0 ]]; then "${compose[@]}" logs >"$work/logs.txt" 2>&1 || true; echo "container logs: $work/logs.txt" >&2; fi; step "podman-compose down"; down' EXIT
 "${compose[@]}" up -d --no-build >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "podman-compose up"; }
@@ -89,13 +90,20 @@ vault_key="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["vault_key"
 key_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])' <<<"$issued")"
 echo "issued $key_id (cap 50 USD, POST /v1/payment_intents)"
 
-# The gateway refuses everything until the sync service has the snapshot with the new key.
+# Until the sync service has the snapshot with the new key the gateway refuses it; probe with a
+# free call outside the key's allowlist (refused as endpoint_not_allowed once the key is known,
+# and nothing reaches the vendor), so that the one costed call below is made once: a costed call
+# whose outcome is unknown stays charged.
 deadline=$((SECONDS + 60))
-until answer="$(curl -sS -w '\n%{http_code}' -u "$vault_key:" http://127.0.0.1:10000/stripe/v1/payment_intents \
-        -d amount=1999 -d currency=usd)" && [[ "${answer##*$'\n'}" == 200 ]]; do
-    ((SECONDS < deadline)) || fail "no 200 from the gateway; last answer: ${answer:-none}"
+until [[ "$(curl -sS -o /dev/null -D - -u "$vault_key:" http://127.0.0.1:10000/stripe/v1/customers 2>/dev/null |
+        tr -d '\r' | sed -n 's/^x-keybrake-deny-reason: //Ip')" == endpoint_not_allowed ]]; do
+    ((SECONDS < deadline)) || fail "the gateway never knew the new key"
     sleep 0.5
 done
+echo "the gateway has the key (a call outside its allowlist is refused: endpoint_not_allowed)"
+answer="$(curl -sS -w '\n%{http_code}' -u "$vault_key:" http://127.0.0.1:10000/stripe/v1/payment_intents \
+    -d amount=1999 -d currency=usd)"
+[[ "${answer##*$'\n'}" == 200 ]] || fail "the costed call was answered ${answer##*$'\n'}: ${answer%$'\n'*}"
 body="${answer%$'\n'*}"
 python3 -c 'import json,sys; b=json.loads(sys.argv[1]); assert b["id"].startswith("pi_") and b["amount"]==1999, b; print("POST /stripe/v1/payment_intents amount=1999 usd -> 200", b["id"])' "$body"
 
@@ -105,10 +113,10 @@ until record="$(curl -fsS "${auth[@]}" "$cp/audit?key_id=$key_id" |
     ((SECONDS < deadline)) || fail "no audit record for the call"
     sleep 0.5
 done
-python3 -c '
+python3 - "$record" <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 assert float(r["cost_usd"]) == 19.99, r
-print(f"audit: {r[\"method\"]} {r[\"path\"]} status {r[\"status\"]} decision {r[\"decision\"]} cost_usd {r[\"cost_usd\"]} ({r[\"cost_source\"]}) spend_usd {r[\"spend_usd\"]}")
-' "$record"
+print("audit: {method} {path} status {status} decision {decision} cost_usd {cost_usd} ({cost_source}) spend_usd {spend_usd}".format(**r))
+EOF
 echo "compose-check passed"
