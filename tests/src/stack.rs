@@ -32,6 +32,10 @@ pub struct StackOptions {
     /// networks internal (`use_remote_address` with `internal_address_config`): Envoy's router
     /// then honours the `x-envoy-*` request headers they send, unless the filter drops them.
     pub trust_loopback_clients: bool,
+    /// Run the wasm the way Istio's `WasmPlugin` variant does (`deploy/istio/wasmplugin/`):
+    /// the filter as istiod renders it (blank `vm_id`, no `allow_on_headers_stop_iteration`,
+    /// `failure_policy: FAIL_CLOSED`) and the sync service with the same blank `vm_id`.
+    pub istio_wasmplugin_shape: bool,
 }
 
 impl Default for StackOptions {
@@ -44,8 +48,30 @@ impl Default for StackOptions {
             sync_extra: String::new(),
             cp_env: Vec::new(),
             trust_loopback_clients: false,
+            istio_wasmplugin_shape: false,
         }
     }
+}
+
+/// `config` with both wasm configurations as the WasmPlugin variant runs them.
+fn istio_wasmplugin_shape(config: &str) -> String {
+    let edits = [
+        ("vm_id: keybrake\n", "vm_id: \"\"\n", 2),
+        ("allow_on_headers_stop_iteration: true\n", "\n", 1),
+        (
+            "failure_policy: FAIL_RELOAD\n",
+            "failure_policy: FAIL_CLOSED\n",
+            1,
+        ),
+    ];
+    edits.iter().fold(config.to_owned(), |text, (from, to, n)| {
+        assert_eq!(
+            text.matches(from).count(),
+            *n,
+            "envoy/local.yaml.tmpl changed shape: expected {from:?} {n} time(s)"
+        );
+        text.replace(from, to)
+    })
 }
 
 pub struct Gateway {
@@ -245,6 +271,11 @@ impl Stack {
              internal_address_config: { cidr_ranges: [{ address_prefix: 127.0.0.0, prefix_len: 8 }] }\n"
         } else {
             hcm
+        };
+        let rendered = if opts.istio_wasmplugin_shape {
+            istio_wasmplugin_shape(&rendered)
+        } else {
+            rendered
         };
         rendered
             .replace(hcm, trust)
