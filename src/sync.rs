@@ -43,7 +43,7 @@ impl SyncService {
             raw
         };
         let config: SyncConfig = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        config.validate()?;
+        config.validate().map_err(|e| e.to_string())?;
         let token = std::env::var(&config.token_env).unwrap_or_default();
         if token.is_empty() {
             return Err(format!(
