@@ -445,6 +445,37 @@ impl Stack {
         self.http.delete(url).send().await.unwrap();
     }
 
+    /// Envoy's counter or gauge `name` on gateway `gw` (its admin `/stats`), `None` while Envoy
+    /// does not answer or has no such stat.
+    pub async fn envoy_stat(&self, gw: usize, name: &str) -> Option<u64> {
+        // The filter is a regex: its dots match any character, so lines are matched exactly.
+        let url = format!(
+            "http://127.0.0.1:{}/stats?filter={name}",
+            self.gateways[gw].admin_port
+        );
+        let text = self.http.get(url).send().await.ok()?.text().await.ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
+    /// The control plane's Prometheus sample `name` (without labels), `None` while it does not
+    /// answer or has no such sample.
+    pub async fn cp_metric(&self, name: &str) -> Option<u64> {
+        let text = self
+            .http
+            .get(self.cp_url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
     /// The gateway's access log, one JSON object per line.
     pub fn access_log(&self, i: usize) -> Vec<Value> {
         std::fs::read_to_string(&self.gateways[i].access_log)
