@@ -197,7 +197,7 @@ async fn n_calls_make_exactly_n_records_with_their_costs_and_labels() {
 }
 
 /// The control plane is SIGKILLed once it has stored some of the burst's records and while the
-/// rest of the burst is still to come: the half sent before the kill is held back until then.
+/// rest of the burst is still to come: the second half of the calls waits for the kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_control_plane_killed_during_a_burst_loses_and_doubles_nothing() {
     const CALLS: u64 = 120;
@@ -213,6 +213,7 @@ async fn a_control_plane_killed_during_a_burst_loses_and_doubles_nothing() {
         let mut killed = killed.clone();
         calls.spawn(async move {
             if i < CALLS / 2 {
+                // Paced 5 ms apart, so batches are in flight when the kill comes.
                 tokio::time::sleep(Duration::from_millis(i * 5)).await;
             } else {
                 let _ = killed.wait_for(|k| *k).await;
