@@ -86,14 +86,11 @@ impl Stack {
     }
 
     pub async fn start_with(opts: StackOptions) -> Stack {
-        for p in [
-            paths::envoy_bin(),
-            paths::wasm(),
-            paths::bin("keybrake"),
-            paths::bin("keybrake-mock-vendors"),
-        ] {
-            paths::require(&p);
-        }
+        paths::require(&[
+            paths::Needed::Envoy,
+            paths::Needed::Wasm,
+            paths::Needed::Binaries,
+        ]);
         let dir = TempDir::new("keybrake-e2e");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
