@@ -47,7 +47,7 @@ test: lint validate build venv node
 	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
 	KEYBRAKE_BIN_DIR=$(CURDIR)/target/debug \
 	KEYBRAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python \
-	$(CARGO) test --workspace --exclude keybrake-filter
+	$(CARGO) test --workspace
 
 lint: wasm-target
 	$(CARGO) fmt --all -- --check

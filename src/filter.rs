@@ -48,12 +48,7 @@ pub struct VmState {
 
 impl FilterRoot {
     pub fn configure(raw: &[u8]) -> Result<Self, String> {
-        let raw = if raw.is_empty() {
-            b"{}".as_slice()
-        } else {
-            raw
-        };
-        let config: FilterConfig = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        let config: FilterConfig = crate::config::parse(raw)?;
         let vm_id = host::property_string("plugin_vm_id").unwrap_or_default();
         Ok(Self {
             vm: Rc::new(RefCell::new(VmState {

@@ -9,6 +9,7 @@
 //! Both must share one `vm_id`. Every rule lives in `keybrake-core`; this crate only moves facts
 //! between Envoy and the core, and never panics.
 
+mod config;
 mod filter;
 mod host;
 mod sync;

@@ -37,13 +37,8 @@ pub struct SyncService {
 
 impl SyncService {
     pub fn configure(raw: &[u8]) -> Result<Self, String> {
-        let raw = if raw.is_empty() {
-            b"{}".as_slice()
-        } else {
-            raw
-        };
-        let config: SyncConfig = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        config.validate()?;
+        let config: SyncConfig = crate::config::parse(raw)?;
+        config.validate().map_err(|e| e.to_string())?;
         let token = std::env::var(&config.token_env).unwrap_or_default();
         if token.is_empty() {
             return Err(format!(
@@ -324,3 +319,7 @@ impl SyncService {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;

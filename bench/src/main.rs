@@ -95,7 +95,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let http = api::client()?;
-    proc::wait_until(
+    keybrake_e2e::wait::poll_until(
         std::time::Duration::from_secs(30),
         "the first allowed call",
         || {

@@ -2,8 +2,9 @@
 //! keybrake), each on free ports, each waited for with a deadline.
 
 use crate::api::ControlPlane;
-use crate::proc::{free_port, render, wait_until, Cpu, Proc};
+use crate::proc::{free_port, render, Cpu, Proc};
 use anyhow::Context;
+use keybrake_e2e::wait::poll_until;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,7 @@ pub async fn start_control_plane(paths: &Paths, name: &str) -> anyhow::Result<Co
     )?;
     let api = ControlPlane::new(port, &admin)?;
     let check = api.clone();
-    wait_until(STARTUP, "the control plane", || {
+    poll_until(STARTUP, "the control plane", || {
         let check = check.clone();
         async move { check.healthy().await.then_some(()) }
     })
@@ -191,7 +192,7 @@ pub async fn start_gateway(
     let http = crate::api::client()?;
     let ready = format!("http://127.0.0.1:{admin_port}/ready");
     let mut died = false;
-    let result = wait_until(STARTUP, &format!("Envoy {name}"), || {
+    let result = poll_until(STARTUP, &format!("Envoy {name}"), || {
         let alive = proc.is_running();
         died |= !alive;
         let (http, ready) = (http.clone(), ready.clone());

@@ -96,3 +96,30 @@ impl CallLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_that_ended_before_a_decision_is_recorded_as_refused() {
+        let log = CallLog {
+            time_ms: 5,
+            method: "POST".into(),
+            path: "/v1/payment_intents".into(),
+            ..CallLog::default()
+        };
+        let r = log.record(0);
+        assert_eq!(r.decision, Decision::Deny, "nothing was forwarded");
+        assert_eq!((r.time_ms, r.status), (5, 0));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1/payment_intents")
+        );
+        assert_eq!(
+            (r.deny_reason, r.cost_micros, r.cost_source),
+            (None, 0, None)
+        );
+        assert_eq!((r.key_id, r.vendor, r.spend_micros), (None, None, None));
+    }
+}

@@ -112,14 +112,11 @@ impl Stack {
     }
 
     pub async fn start_with(opts: StackOptions) -> Stack {
-        for p in [
-            paths::envoy_bin(),
-            paths::wasm(),
-            paths::bin("keybrake"),
-            paths::bin("keybrake-mock-vendors"),
-        ] {
-            paths::require(&p);
-        }
+        paths::require(&[
+            paths::Needed::Envoy,
+            paths::Needed::Wasm,
+            paths::Needed::Binaries,
+        ]);
         let dir = TempDir::new("keybrake-e2e");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -474,6 +471,37 @@ impl Stack {
     pub async fn clear_mock_requests(&self, port: u16) {
         let url = format!("http://127.0.0.1:{port}/__mock/requests");
         self.http.delete(url).send().await.unwrap();
+    }
+
+    /// Envoy's counter or gauge `name` on gateway `gw` (its admin `/stats`), `None` while Envoy
+    /// does not answer or has no such stat.
+    pub async fn envoy_stat(&self, gw: usize, name: &str) -> Option<u64> {
+        // The filter is a regex: its dots match any character, so lines are matched exactly.
+        let url = format!(
+            "http://127.0.0.1:{}/stats?filter={name}",
+            self.gateways[gw].admin_port
+        );
+        let text = self.http.get(url).send().await.ok()?.text().await.ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
+    /// The control plane's Prometheus sample `name` (without labels), `None` while it does not
+    /// answer or has no such sample.
+    pub async fn cp_metric(&self, name: &str) -> Option<u64> {
+        let text = self
+            .http
+            .get(self.cp_url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|n| n.trim().parse().ok())
     }
 
     /// The gateway's access log, one JSON object per line.

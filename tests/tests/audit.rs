@@ -73,21 +73,14 @@ async fn free_call(stack: &Stack, gw: usize, key: &str, i: usize) -> u16 {
 /// Waits until gateway `gw` holds no audit record waiting for an acknowledgement (its
 /// `keybrake.audit.buffered` gauge is 0): from then on no more records can arrive.
 async fn wait_outbox_empty(stack: &Stack, gw: usize) {
-    let url = format!(
-        "http://127.0.0.1:{}/stats?filter=keybrake.audit.buffered",
-        stack.gateways[gw].admin_port
-    );
     wait_until(
         Duration::from_secs(20),
         "the gateway's audit outbox to empty",
-        || {
-            let req = stack.http.get(&url);
-            async move {
-                let text = req.send().await.ok()?.text().await.ok()?;
-                text.lines()
-                    .any(|l| l.trim().ends_with("keybrake.audit.buffered: 0"))
-                    .then_some(())
-            }
+        || async {
+            let n = stack
+                .envoy_stat(gw, "wasmcustom.keybrake.audit.buffered")
+                .await?;
+            (n == 0).then_some(())
         },
     )
     .await;
@@ -203,42 +196,65 @@ async fn n_calls_make_exactly_n_records_with_their_costs_and_labels() {
     assert!(!text.contains(&key.vault_key) && !text.contains(keybrake_e2e::STRIPE_KEY));
 }
 
+/// The control plane is SIGKILLed once it has stored some of the burst's records and while the
+/// rest of the burst is still to come: the second half of the calls waits for the kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_control_plane_killed_during_a_burst_loses_and_doubles_nothing() {
+    const CALLS: u64 = 120;
     let mut stack = Stack::start().await;
     let key = stack.issue(key_body("audit/burst")).await;
-    let calls: Vec<_> = (0..120)
-        .map(|i| {
-            let http = stack.http.clone();
-            let url = stack.gw_url(0, &format!("/stripe/v1/customers/cus_{i}"));
-            let vk = key.vault_key.clone();
-            tokio::spawn(async move {
+    let query = format!("key_id={}", key.key_id);
+    let (killed_tx, killed) = tokio::sync::watch::channel(false);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..CALLS {
+        let http = stack.http.clone();
+        let url = stack.gw_url(0, &format!("/stripe/v1/customers/cus_{i}"));
+        let vk = key.vault_key.clone();
+        let mut killed = killed.clone();
+        calls.spawn(async move {
+            if i < CALLS / 2 {
+                // Paced 5 ms apart, so batches are in flight when the kill comes.
                 tokio::time::sleep(Duration::from_millis(i * 5)).await;
-                http.get(url)
-                    .bearer_auth(vk)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+            } else {
+                let _ = killed.wait_for(|k| *k).await;
+            }
+            http.get(url)
+                .bearer_auth(vk)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        });
+    }
+    wait_until(
+        Duration::from_secs(20),
+        "the control plane to store some of the burst",
+        || async { (!audit(&stack, &query).await.is_empty()).then_some(()) },
+    )
+    .await;
     stack.control_plane.kill(); // SIGKILL, mid-burst
-    for c in calls {
+    killed_tx.send_replace(true);
+    while let Some(status) = calls.join_next().await {
         assert_eq!(
-            c.await.unwrap(),
+            status.unwrap(),
             404,
             "free calls go on inside a fresh policy"
         );
     }
     stack.restart_control_plane().await;
-    let query = format!("key_id={}", key.key_id);
-    wait_audit_count(&stack, &query, 120).await;
+    wait_audit_count(&stack, &query, CALLS as usize).await;
     wait_outbox_empty(&stack, 0).await;
     let records = audit(&stack, &query).await;
-    assert_eq!(records.len(), 120, "every call exactly once");
+    assert_eq!(records.len(), CALLS as usize, "every call exactly once");
     assert_each_once(&records);
+    let stored_after = stack
+        .cp_metric("keybrake_audit_records_stored_total")
+        .await
+        .unwrap();
+    assert!(
+        stored_after >= CALLS / 2,
+        "the restarted control plane stored at least the calls made after the kill: {stored_after}"
+    );
 }
 
 #[tokio::test]
@@ -263,32 +279,29 @@ async fn a_full_buffer_counts_its_drops_and_a_killed_gateway_shows_as_a_gap() {
     for i in 3..15 {
         assert_eq!(free_call(&stack, 0, &key.vault_key, i).await, 404);
     }
-    let stats_url = format!(
-        "http://127.0.0.1:{}/stats?filter=keybrake.audit",
-        stack.gateways[0].admin_port
-    );
     let dropped = wait_until(
         Duration::from_secs(10),
         "the gateway to count dropped audit records",
-        || {
-            let req = stack.http.get(&stats_url);
-            async move {
-                let text = req.send().await.ok()?.text().await.ok()?;
-                let line = text
-                    .lines()
-                    .find(|l| l.contains("keybrake.audit.dropped:"))?;
-                let n: u64 = line.rsplit(':').next()?.trim().parse().ok()?;
-                (n == 7).then_some(n)
-            }
+        || async {
+            let n = stack
+                .envoy_stat(0, "wasmcustom.keybrake.audit.dropped")
+                .await?;
+            (n >= 7).then_some(n)
         },
     )
     .await;
     assert_eq!(dropped, 7, "12 calls, 5 kept");
-    // Let a resent batch reach the stopped control plane's socket, then kill the gateway with
-    // its five records still queued.
-    // No signal says a resent batch is in the stopped process's socket: the outbox's timeout
-    // (400 ms) and backoff (600 ms) put the first resend at about 1 s.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Let a batch sent from now on, which tells that all 15 calls were numbered, reach the
+    // stopped control plane's socket; then kill the gateway with its five records still
+    // queued. Nothing else talks to the control plane meanwhile: the long-poll waits 20 s.
+    let sent = "cluster.keybrake_control_plane.upstream_cx_tx_bytes_total";
+    let before = stack.envoy_stat(0, sent).await.unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the gateway to resend its audit batch",
+        || async { (stack.envoy_stat(0, sent).await? > before).then_some(()) },
+    )
+    .await;
     stack.gateways[0].proc.kill();
     stack.control_plane.signal("CONT");
 

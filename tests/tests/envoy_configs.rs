@@ -25,8 +25,7 @@ fn validate(name: &str, config: &str) {
 
 #[test]
 fn shipped_configs_validate_with_real_envoy() {
-    paths::require(&paths::envoy_bin());
-    paths::require(&paths::wasm());
+    paths::require(&[paths::Needed::Envoy, paths::Needed::Wasm]);
     let root = paths::workspace_root();
     let wasm = paths::wasm().display().to_string();
 

@@ -134,7 +134,7 @@ async fn client_sent_envoy_headers_do_not_steer_the_router() {
 /// the real credential, and the account's auth token never comes back to the agent.
 #[tokio::test]
 async fn twilio_sdk_paths_get_the_real_account_sid_and_nothing_else_changes() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let acct = "/2010-04-01/Accounts/*";
     let allow = [

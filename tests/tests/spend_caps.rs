@@ -43,18 +43,19 @@ async fn wait_spend(stack: &Stack, key_id: &str, want: f64) -> Value {
 /// Sends `n` $10 payments at once, spread over the stack's gateways; returns (allowed, refused
 /// with spend_cap_exceeded). Any other answer fails the test.
 async fn burst(stack: &Stack, key: &str, n: usize) -> (usize, usize) {
-    let calls = (0..n).map(|i| {
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..n {
         let gw = i % stack.gateways.len();
         let req = stack
             .http
             .post(stack.gw_url(gw, "/stripe/v1/payment_intents"))
             .bearer_auth(key)
             .form(&[("amount", "1000"), ("currency", "usd")]);
-        async move { req.send().await.unwrap() }
-    });
-    let answers = futures_join_all(calls).await;
+        calls.spawn(async move { req.send().await.unwrap() });
+    }
     let (mut ok, mut capped) = (0, 0);
-    for r in answers {
+    while let Some(r) = calls.join_next().await {
+        let r = r.unwrap();
         match (r.status().as_u16(), deny_reason(&r).as_deref()) {
             (200, None) => ok += 1,
             (403, Some("spend_cap_exceeded")) => capped += 1,
@@ -65,20 +66,6 @@ async fn burst(stack: &Stack, key: &str, n: usize) -> (usize, usize) {
         }
     }
     (ok, capped)
-}
-
-/// `join_all` without another dependency: spawn each future on the runtime.
-async fn futures_join_all<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }
 
 /// 200 concurrent $10 payments against a $500 cap, spread over the stack's gateways: exactly 50

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn stripe_node_works_through_the_gateway_and_reads_refusals() {
-    let node_modules = paths::workspace_root().join("tests/node/node_modules/stripe");
-    paths::require(&node_modules);
+    paths::require(&[paths::Needed::Node]);
     let stack = Stack::start().await;
     let issue = || {
         json!({"vendor": "stripe", "daily_usd_cap": 500, "allowed_endpoints": ["POST /v1/payment_intents"],

@@ -17,7 +17,7 @@ async fn stripe_python_over_http2_works_through_the_gateway_and_reads_refusals()
 }
 
 async fn stripe_python_through_the_gateway(http2: bool) {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let issue = |allow: Vec<&str>| {
         json!({"vendor": "stripe", "daily_usd_cap": 500, "allowed_endpoints": allow,

@@ -80,7 +80,7 @@ fn assert_no_vault_key(received: &[Value], keys: &Value) {
 
 #[tokio::test]
 async fn twilio_python_sends_through_the_gateway_and_reads_refusals() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = [
         "POST /2010-04-01/Accounts/*/Messages.json",
@@ -159,7 +159,7 @@ async fn twilio_python_sends_through_the_gateway_and_reads_refusals() {
 
 #[tokio::test]
 async fn resend_python_sends_through_the_gateway_and_reads_refusals() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     // Two recipients cost $0.0018 at the default price: a $0.001 cap refuses them.
     let keys = keys(

@@ -36,12 +36,18 @@ fn refuses_wrong_key_moved_rows_and_bad_nonces() {
         vendor: Vendor::Resend,
         ..sealed.clone()
     };
-    assert!(key.open(&moved).is_err());
+    assert!(matches!(
+        key.open(&moved),
+        Err(CryptoError::Open(Vendor::Resend))
+    ));
     let short = SealedCredential {
         nonce: vec![0; 12],
         ..sealed
     };
-    assert!(key.open(&short).is_err());
+    assert!(matches!(
+        key.open(&short),
+        Err(CryptoError::Open(Vendor::Stripe))
+    ));
 }
 
 #[test]

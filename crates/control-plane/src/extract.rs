@@ -2,11 +2,11 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wire::field_in_serde_error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 
 /// A JSON object body parsed into `T`: `415` unless the content type is JSON, `413` past the body
 /// limit, `400` naming the field when the JSON does not fit `T`.
@@ -48,18 +48,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 "the request body must be a JSON object",
             ));
         }
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            let message = e.to_string();
-            match field_in_serde_error(&message) {
-                Some(field) => ApiError::InvalidRequest {
-                    field: Some(field),
-                    message,
-                },
-                None => ApiError::malformed(format!(
-                    "the request body is not a valid JSON object: {message}"
-                )),
-            }
-        })
+        let mut json = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut json)
+            .map(ApiJson)
+            .map_err(|e| {
+                // The path of the value serde refused (`usage.spent_micros`, an unknown field's
+                // own name), or "." when the object as a whole is refused (a duplicate field,
+                // which the message names).
+                let field = e.path().to_string();
+                let e = e.into_inner();
+                let message = e.to_string();
+                match e.classify() {
+                    Category::Data => ApiError::InvalidRequest {
+                        field: (field != ".").then_some(field),
+                        message,
+                    },
+                    Category::Syntax | Category::Eof | Category::Io => ApiError::malformed(
+                        format!("the request body is not a valid JSON object: {message}"),
+                    ),
+                }
+            })
     }
 }
 

@@ -195,7 +195,10 @@ mod tests {
         assert!(matches!(again.source, SecretSource::File(_)));
         let env = load_or_generate("token", Some(" given ".into()), &dir, "t", gen).unwrap();
         assert_eq!(env.expose(), "given");
-        assert!(load_or_generate("token", Some("a b".into()), &dir, "t", gen).is_err());
+        assert!(matches!(
+            load_or_generate("token", Some("a b".into()), &dir, "t", gen),
+            Err(SecretError::Invalid { what: "token" })
+        ));
         assert!(!format!("{first:?}").contains(first.expose()));
         std::fs::remove_dir_all(&dir).unwrap();
     }

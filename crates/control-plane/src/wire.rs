@@ -69,11 +69,3 @@ pub(crate) fn kind(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
-
-/// The name serde gives in "unknown field `x`" and "duplicate field `x`" errors.
-pub(crate) fn field_in_serde_error(message: &str) -> Option<String> {
-    let rest = ["unknown field `", "duplicate field `", "missing field `"]
-        .iter()
-        .find_map(|p| message.split_once(p).map(|(_, rest)| rest))?;
-    rest.split_once('`').map(|(name, _)| name.to_owned())
-}

@@ -93,9 +93,20 @@ impl Default for SyncConfig {
     }
 }
 
+/// A configuration value serde accepted but keybrake cannot run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct ConfigError {
+    /// The offending field, as the JSON names it.
+    pub field: &'static str,
+    /// What is wrong with it, for the operator.
+    pub problem: &'static str,
+}
+
 impl SyncConfig {
-    /// Checks the invariants serde cannot: a gateway id safe to put in a URL, a cluster name.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the invariants serde cannot: a gateway id safe to put in a URL, names that are
+    /// not empty, a long-poll that waits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let id_ok = !self.gateway_id.is_empty()
             && self.gateway_id.len() <= 64
             && self
@@ -103,37 +114,33 @@ impl SyncConfig {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !id_ok {
-            return Err("gateway_id must be 1-64 letters, digits, '-', '_' or '.'".into());
+            return Err(ConfigError {
+                field: "gateway_id",
+                problem: "must be 1-64 letters, digits, '-', '_' or '.'",
+            });
         }
-        if self.cluster.is_empty() || self.authority.is_empty() || self.token_env.is_empty() {
-            return Err("cluster, authority and token_env must not be empty".into());
+        for (field, value) in [
+            ("cluster", &self.cluster),
+            ("authority", &self.authority),
+            ("token_env", &self.token_env),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError {
+                    field,
+                    problem: "must not be empty",
+                });
+            }
         }
         if self.poll_wait_ms == 0 {
-            return Err("poll_wait_ms must be greater than zero".into());
+            return Err(ConfigError {
+                field: "poll_wait_ms",
+                problem: "must be greater than zero",
+            });
         }
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn configs_default_and_refuse_unknown_fields() {
-        let f: FilterConfig = serde_json::from_str("{}").unwrap();
-        assert_eq!(f, FilterConfig::default());
-        let s: SyncConfig = serde_json::from_str(r#"{"gateway_id":"gw-1"}"#).unwrap();
-        assert_eq!(s.gateway_id, "gw-1");
-        assert_eq!(s.cluster, "keybrake_control_plane");
-        assert!(serde_json::from_str::<SyncConfig>(r#"{"gateway":"x"}"#).is_err());
-        assert!(s.validate().is_ok());
-        for bad in ["", "a b", "gw/1", "gw?x"] {
-            let c = SyncConfig {
-                gateway_id: bad.into(),
-                ..SyncConfig::default()
-            };
-            assert!(c.validate().is_err(), "gateway_id {bad:?}");
-        }
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -61,13 +61,21 @@ fn debug_never_prints_the_secret() {
 #[test]
 fn key_ids_parse_only_in_their_own_shape() {
     assert!(VaultKeyId::parse("kid_0123456789abcdef").is_ok());
-    assert!(VaultKeyId::parse("kid_0123").is_err());
-    assert!(VaultKeyId::parse("vk_0123456789abcdef").is_err());
+    for bad in [
+        "kid_0123",
+        "vk_0123456789abcdef",
+        "kid_0123456789ABCDEF",
+        "kid_0123456789abcdeg",
+    ] {
+        assert_eq!(VaultKeyId::parse(bad), Err(KeyError::Malformed), "{bad}");
+    }
 }
 
 #[test]
 fn hash_hex_round_trips() {
     let h = VaultKey::generate().unwrap().hash();
     assert_eq!(KeyHash::from_hex(&h.to_hex()).unwrap(), h);
-    assert!(KeyHash::from_hex("zz").is_err());
+    for bad in ["zz", &h.to_hex()[2..]] {
+        assert_eq!(KeyHash::from_hex(bad), Err(KeyError::Malformed), "{bad}");
+    }
 }

@@ -1,82 +1,34 @@
-//! Timestamps as the vendors write them: RFC 2822 for Twilio, RFC 3339 with microseconds for
-//! Resend. Civil dates come from days since the epoch (Howard Hinnant's algorithm), so no
-//! date crate is needed.
+//! Timestamps as the vendors write them: RFC 2822 for Twilio, RFC 3339 with microseconds and a
+//! numeric offset for Resend.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// A UTC instant broken into calendar fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Civil {
-    year: i64,
-    /// 1..=12.
-    month: u32,
-    /// 1..=31.
-    day: u32,
-    hour: u64,
-    minute: u64,
-    second: u64,
-    micros: u32,
-    /// Days since 1970-01-01, for the weekday.
-    days: i64,
-}
-
-impl Civil {
-    fn of(time: SystemTime) -> Self {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let secs = since.as_secs();
-        let days = i64::try_from(secs / 86_400).unwrap_or(0);
-        let rem = secs % 86_400;
-        // Days to (year, month, day), proleptic Gregorian.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        Self {
-            year,
-            month: u32::try_from(month).unwrap_or(1),
-            day: u32::try_from(day).unwrap_or(1),
-            hour: rem / 3_600,
-            minute: rem % 3_600 / 60,
-            second: rem % 60,
-            micros: since.subsec_micros(),
-            days,
-        }
-    }
-}
+use std::time::SystemTime;
+use time::format_description::well_known::Rfc2822;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 /// `Thu, 24 Aug 2023 05:01:45 +0000`, as Twilio's `date_created`.
 pub fn rfc2822(time: SystemTime) -> String {
-    let c = Civil::of(time);
-    let weekday = WEEKDAYS[usize::try_from(c.days.rem_euclid(7)).unwrap_or(0)];
-    let month = MONTHS[usize::try_from(c.month - 1).unwrap_or(0)];
-    format!(
-        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} +0000",
-        c.day, c.year, c.hour, c.minute, c.second
-    )
+    // Only years before 1900 fail to format; a mock keeps answering, with an empty date.
+    OffsetDateTime::from(time)
+        .format(&Rfc2822)
+        .unwrap_or_default()
 }
 
-/// `2023-04-03T22:13:42.674981+00:00`, as Resend's `created_at`.
+/// `2023-04-03T22:13:42.674981+00:00`, as Resend's `created_at` (always six digits and
+/// `+00:00`, where the `time` crate's RFC 3339 would write `Z` and trim the fraction).
 pub fn rfc3339_micros(time: SystemTime) -> String {
-    let c = Civil::of(time);
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros
-    )
+    let format = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    OffsetDateTime::from(time)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn at(secs: u64, micros: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros)

@@ -32,18 +32,7 @@ pub fn twilio_sid(prefix: &str) -> String {
 
 /// A random (version 4, RFC 9562) UUID in lower-case hyphenated form, as Resend's ids.
 pub fn uuid_v4() -> String {
-    let mut bytes = random_bytes(16);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Seconds since the Unix epoch, as Stripe's `created` fields carry them.

@@ -97,3 +97,7 @@ pub(super) fn printable_id(v: &[u8]) -> Option<String> {
     (!v.is_empty() && v.len() <= 128 && v.iter().all(|b| (0x21..0x7f).contains(b)))
         .then(|| String::from_utf8_lossy(v).into_owned())
 }
+
+#[cfg(test)]
+#[path = "settle_tests.rs"]
+mod tests;
