@@ -21,9 +21,11 @@ fn assert_ok(what: &str, out: &Output) {
 
 #[test]
 fn istio_manifests_match_istio_schemas_and_their_envoy_config_validates() {
-    paths::require(&paths::python());
-    paths::require(&paths::envoy_bin());
-    paths::require(&paths::wasm());
+    paths::require(&[
+        paths::Needed::Python,
+        paths::Needed::Envoy,
+        paths::Needed::Wasm,
+    ]);
     let root = paths::workspace_root();
     let out = TempDir::new("keybrake-istio");
 
@@ -63,8 +65,9 @@ fn istio_manifests_match_istio_schemas_and_their_envoy_config_validates() {
 
 #[test]
 fn docker_compose_file_matches_the_compose_spec() {
+    // check-jsonschema is in the virtualenv (tests/requirements.txt).
+    paths::require(&[paths::Needed::Python]);
     let check = paths::python().with_file_name("check-jsonschema");
-    paths::require(&check);
     let checked = Command::new(&check)
         .args(["--builtin-schema", "vendor.compose-spec"])
         .arg(paths::workspace_root().join("docker-compose.yml"))

@@ -134,7 +134,7 @@ async fn pull_like_istio(registry: &str, repo: &str, tag: &str) -> (String, Vec<
 
 #[tokio::test]
 async fn make_oci_image_round_trips_through_a_registry_as_istio_pulls_it() {
-    paths::require(&paths::wasm());
+    paths::require(&[paths::Needed::Wasm]);
     let dir = TempDir::new("keybrake-oci");
     let version = env!("CARGO_PKG_VERSION");
 
