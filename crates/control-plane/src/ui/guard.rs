@@ -69,8 +69,19 @@ pub fn form_fields(body: &[u8]) -> HashMap<String, String> {
 impl FromRequestParts<AppState> for Operator {
     type Rejection = UiError;
 
+    /// A page asked for without a session goes to the sign-in page; anything else (htmx,
+    /// the live tail) is answered `401`.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
-        operator(state, &parts.headers).ok_or(UiError::SignedOut)
+        operator(state, &parts.headers).ok_or_else(|| {
+            let page = parts.method == axum::http::Method::GET
+                && !parts.headers.contains_key("hx-request")
+                && !parts.uri.path().ends_with("/stream");
+            if page {
+                UiError::SignIn
+            } else {
+                UiError::SignedOut
+            }
+        })
     }
 }
 

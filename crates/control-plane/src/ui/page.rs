@@ -12,6 +12,9 @@ pub enum UiError {
     /// No session, or it expired or was ended: sign in again.
     #[error("sign in to use the console")]
     SignedOut,
+    /// The same, for a page: answered with a redirect to the sign-in page.
+    #[error("sign in to use the console")]
+    SignIn,
     /// A post from another origin (`Sec-Fetch-Site`, `Origin`).
     #[error("cross-site request refused: the console only accepts forms from its own pages")]
     CrossSite,
@@ -55,6 +58,7 @@ impl UiError {
     pub fn status(&self) -> StatusCode {
         match self {
             UiError::SignedOut => StatusCode::UNAUTHORIZED,
+            UiError::SignIn => StatusCode::SEE_OTHER,
             UiError::CrossSite | UiError::BadCsrf => StatusCode::FORBIDDEN,
             UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             UiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -68,6 +72,9 @@ impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         if let UiError::Internal(cause) = &self {
             tracing::error!(error = format!("{cause:#}"), "console request failed");
+        }
+        if let UiError::SignIn = self {
+            return axum::response::Redirect::to("/ui/login").into_response();
         }
         if matches!(self, UiError::CrossSite | UiError::BadCsrf) {
             tracing::warn!(reason = %self, "console post refused");
