@@ -62,10 +62,13 @@ pub fn router(state: AppState) -> Router {
 /// Adds the console's security headers; pages (everything but assets) are never cached.
 async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
+    // `same-origin`, not `no-referrer`: under `no-referrer` Chromium sends `Origin: null` on
+    // the console's own form posts, which the same-origin check must refuse. No referrer ever
+    // leaves for another origin either way.
     let fixed = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
     for (name, value) in fixed {

@@ -30,7 +30,7 @@ async fn every_console_answer_carries_the_security_headers() {
         };
         assert_eq!(h("content-security-policy"), CONTENT_SECURITY_POLICY, "{what}");
         assert_eq!(h("x-frame-options"), "DENY", "{what}");
-        assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
+        assert_eq!(h("referrer-policy"), "same-origin", "{what}");
         assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
     }
     for needle in ["unsafe-inline", "unsafe-eval", "*", "http:", "https:", "data:"] {
