@@ -54,43 +54,90 @@ async fn the_console_in_a_browser_issues_tails_and_revokes() {
     let c = &cookies[0];
     assert_eq!(c["httpOnly"], true, "{c}");
     assert_eq!(c["sameSite"], "Strict", "{c}");
-    assert!(c["expires"].as_f64().unwrap() > 0.0, "a session cookie that expires: {c}");
+    assert!(
+        c["expires"].as_f64().unwrap() > 0.0,
+        "a session cookie that expires: {c}"
+    );
     assert_eq!(seen["document_cookie"], "", "scripts see no cookie");
-    assert!(!seen["web_storage"].as_str().unwrap().contains(&stack.admin_key));
+    assert!(!seen["web_storage"]
+        .as_str()
+        .unwrap()
+        .contains(&stack.admin_key));
     let headers = &seen["headers"]["login"];
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["referrer-policy"], "same-origin");
     let csp = headers["content-security-policy"].as_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 
     // Issued from the form, shown once, copied.
     assert_eq!(seen["issue_status"], 201);
     assert!(vault_key.starts_with("vk_"), "{vault_key}");
     assert_eq!(seen["clipboard_matches"], true);
-    assert_eq!(seen["issued_page_again"], false, "the vault key shown again");
+    assert_eq!(
+        seen["issued_page_again"], false,
+        "the vault key shown again"
+    );
     let info = stack.key_info(key_id).await;
     assert_eq!(info["agent_run_label"], "console/e2e");
     assert_eq!(info["status"], "revoked", "{info}");
 
     // The call went through and appeared in the live tail without a reload.
-    assert!(seen["paid"]["ok"].as_str().is_some_and(|id| id.starts_with("pi_")), "{}", seen["paid"]);
+    assert!(
+        seen["paid"]["ok"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("pi_")),
+        "{}",
+        seen["paid"]
+    );
     assert_eq!(seen["tail_same_document"], true);
     println!("call to live-tail row: {} ms", seen["tail_ms"]);
 
     // One click (plus the confirm), and the very next call is refused: no waiting.
-    assert_eq!(seen["dialogs"].as_array().unwrap().len(), 1, "{}", seen["dialogs"]);
-    assert_eq!(seen["after_revoke"]["refused"], "key_revoked", "{}", seen["after_revoke"]);
+    assert_eq!(
+        seen["dialogs"].as_array().unwrap().len(),
+        1,
+        "{}",
+        seen["dialogs"]
+    );
+    assert_eq!(
+        seen["after_revoke"]["refused"], "key_revoked",
+        "{}",
+        seen["after_revoke"]
+    );
     assert_eq!(seen["after_revoke"]["status"], 401);
     assert_eq!(seen["revoke_buttons_left"], 0);
-    assert!(seen["refused_row"].as_str().unwrap().contains("key_revoked"), "{}", seen["refused_row"]);
+    assert!(
+        seen["refused_row"]
+            .as_str()
+            .unwrap()
+            .contains("key_revoked"),
+        "{}",
+        seen["refused_row"]
+    );
 
     // The key page, Spend and Gateways show the call.
     assert_eq!(seen["key_page"]["spent"], "$10.00", "{}", seen["key_page"]);
     assert_eq!(seen["key_page"]["cap"], "$50.00");
-    assert!(seen["key_page"]["leases"].as_str().unwrap().contains("gw-0"), "{}", seen["key_page"]);
+    assert!(
+        seen["key_page"]["leases"]
+            .as_str()
+            .unwrap()
+            .contains("gw-0"),
+        "{}",
+        seen["key_page"]
+    );
     let spend = seen["spend_text"].as_str().unwrap();
-    assert!(spend.contains("console/e2e") && spend.contains("$10.00"), "{spend}");
-    assert!(seen["spend_bars"].as_u64().unwrap() >= 3, "a bar per grouping");
+    assert!(
+        spend.contains("console/e2e") && spend.contains("$10.00"),
+        "{spend}"
+    );
+    assert!(
+        seen["spend_bars"].as_u64().unwrap() >= 3,
+        "a bar per grouping"
+    );
     assert!(seen["gateways_text"].as_str().unwrap().contains("gw-0"));
 
     // The page on another site could not revoke anything.
@@ -98,7 +145,10 @@ async fn the_console_in_a_browser_issues_tails_and_revokes() {
     assert_eq!(stack.key_info(&target.key_id).await["status"], "active");
 
     // Signed out means signed out.
-    assert!(seen["after_sign_out_url"].as_str().unwrap().ends_with("/ui/login"));
+    assert!(seen["after_sign_out_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/ui/login"));
     assert_eq!(seen["cookies_after_sign_out"], 0);
 
     // No secret in any page or answer; the vault key only in the one answer that issued it.
@@ -127,11 +177,16 @@ async fn the_console_in_a_browser_issues_tails_and_revokes() {
         }
     }
     assert!(scanned >= 12, "only {scanned} pages and answers scanned");
-    assert!(!stack.all_logs().contains(secret_half), "the vault key in a log");
+    assert!(
+        !stack.all_logs().contains(secret_half),
+        "the vault key in a log"
+    );
 
     if let Some(dir) = std::env::var_os("KEYBRAKE_CONSOLE_SHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
-        for name in ["login", "keys", "issued", "key", "spend", "audit", "gateways"] {
+        for name in [
+            "login", "keys", "issued", "key", "spend", "audit", "gateways",
+        ] {
             let file = format!("{name}.png");
             std::fs::copy(out.join(&file), Path::new(&dir).join(&file)).unwrap();
         }

@@ -405,8 +405,18 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        self.with(move |conn| after(conn, &AuditFilter { cursor: None, ..filter }, after_id, limit))
-            .await
+        self.with(move |conn| {
+            after(
+                conn,
+                &AuditFilter {
+                    cursor: None,
+                    ..filter
+                },
+                after_id,
+                limit,
+            )
+        })
+        .await
     }
 
     /// The highest record row id (0 when the trail is empty): where a live tail starts.

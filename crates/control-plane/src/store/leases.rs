@@ -303,7 +303,11 @@ pub struct LeaseHolding {
     pub last_seen_ms: u64,
 }
 
-fn holdings(conn: &Connection, key: &VaultKeyId, day: u32) -> Result<Vec<LeaseHolding>, StoreError> {
+fn holdings(
+    conn: &Connection,
+    key: &VaultKeyId,
+    day: u32,
+) -> Result<Vec<LeaseHolding>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.gateway, l.instance, l.granted, l.spent, l.reserved, i.last_seen_ms \
          FROM key_leases l JOIN gateway_instances i ON i.instance = l.instance \

@@ -81,9 +81,11 @@ fn parse(query: Option<&str>) -> Result<(Filters, AuditFilter, Option<i64>), UiE
         }
         match name.as_str() {
             "after" => {
-                after = Some(value.parse().map_err(|_| {
-                    UiError::BadRequest("after must be a record id".into())
-                })?);
+                after = Some(
+                    value
+                        .parse()
+                        .map_err(|_| UiError::BadRequest("after must be a record id".into()))?,
+                );
                 continue;
             }
             "key_id" => shown.key_id.clone_from(&value),
@@ -140,7 +142,12 @@ fn row_event(r: &crate::store::StoredRecord) -> Option<Event> {
     .render()
     .map_err(|e| tracing::error!(error = %e, "rendering an audit row"))
     .ok()?;
-    Some(Event::default().event("record").id(r.id.to_string()).data(html))
+    Some(
+        Event::default()
+            .event("record")
+            .id(r.id.to_string())
+            .data(html),
+    )
 }
 
 impl Tail {

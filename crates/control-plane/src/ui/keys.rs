@@ -179,7 +179,14 @@ pub async fn list(
     op: Operator,
     RawQuery(query): RawQuery,
 ) -> Result<Response, UiError> {
-    let page = keys_page(&state, &op, query.as_deref(), IssueForm::default(), String::new()).await?;
+    let page = keys_page(
+        &state,
+        &op,
+        query.as_deref(),
+        IssueForm::default(),
+        String::new(),
+    )
+    .await?;
     Ok(render(StatusCode::OK, &page))
 }
 

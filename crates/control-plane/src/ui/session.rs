@@ -186,10 +186,7 @@ pub async fn login(
             .fetch_add(1, Ordering::Relaxed);
         tracing::info!("console sign-in refused: wrong admin key");
         let error = Some("That is not the admin key of this control plane.");
-        return Ok(page::render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage { error },
-        ));
+        return Ok(page::render(StatusCode::UNAUTHORIZED, &LoginPage { error }));
     }
     let ttl = state.ui.session_ttl;
     let (token, _) = state.sessions.create(state.clock.now_ms(), ttl)?;

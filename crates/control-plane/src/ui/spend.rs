@@ -106,7 +106,11 @@ pub async fn page(State(state): State<AppState>, op: Operator) -> Result<Respons
     for (i, back) in (0..HISTORY_DAYS).rev().enumerate() {
         let start = today.saturating_sub(back * DAY_MS);
         days.push(day_string(start)[5..].to_owned());
-        for r in state.store.audit_spend(SpendBy::Label, start, start + DAY_MS).await? {
+        for r in state
+            .store
+            .audit_spend(SpendBy::Label, start, start + DAY_MS)
+            .await?
+        {
             let slot = per_label
                 .entry(name(&r.group))
                 .or_insert_with(|| vec![0; HISTORY_DAYS as usize]);

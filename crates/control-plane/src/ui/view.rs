@@ -82,7 +82,11 @@ impl KeyLine {
             created: time(row.created_at_ms),
             revoked: row.revoked_at_ms.map(time).unwrap_or_default(),
             last_used: last_used_ms.map_or_else(|| "never".to_owned(), time),
-            endpoints: row.allowed_endpoints.iter().map(|p| p.to_string()).collect(),
+            endpoints: row
+                .allowed_endpoints
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
         }
     }
 }
@@ -121,7 +125,10 @@ impl From<&StoredRecord> for AuditLine {
             status: r.status,
             decision: r.decision.as_str(),
             refused: r.decision == Decision::Deny,
-            reason: r.deny_reason.map(|d| d.as_str().to_owned()).unwrap_or_default(),
+            reason: r
+                .deny_reason
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
             cost: usd(r.cost_micros),
             gateway: s.gateway.clone(),
         }

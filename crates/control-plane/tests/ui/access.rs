@@ -9,14 +9,25 @@ use keybrake_control_plane::ui::CONTENT_SECURITY_POLICY;
 #[tokio::test]
 async fn every_console_answer_carries_the_security_headers() {
     let mut b = Browser::new().await;
-    let signed_out = ["/ui/login", "/ui/keys", "/ui/assets/htmx.min.js", "/ui/assets/nope"];
+    let signed_out = [
+        "/ui/login",
+        "/ui/keys",
+        "/ui/assets/htmx.min.js",
+        "/ui/assets/nope",
+    ];
     let mut replies = Vec::new();
     for path in signed_out {
         replies.push((path, b.get(path).await));
     }
     replies.push(("wrong key", b.sign_in_with("kba_wrong").await));
     b.sign_in().await;
-    for path in ["/ui/keys", "/ui/spend", "/ui/audit", "/ui/gateways", "/ui/keys/kid_0000000000000000"] {
+    for path in [
+        "/ui/keys",
+        "/ui/spend",
+        "/ui/audit",
+        "/ui/gateways",
+        "/ui/keys/kid_0000000000000000",
+    ] {
         replies.push((path, b.get(path).await));
     }
     for (what, r) in &replies {
@@ -28,13 +39,27 @@ async fn every_console_answer_carries_the_security_headers() {
                 .unwrap()
                 .to_owned()
         };
-        assert_eq!(h("content-security-policy"), CONTENT_SECURITY_POLICY, "{what}");
+        assert_eq!(
+            h("content-security-policy"),
+            CONTENT_SECURITY_POLICY,
+            "{what}"
+        );
         assert_eq!(h("x-frame-options"), "DENY", "{what}");
         assert_eq!(h("referrer-policy"), "same-origin", "{what}");
         assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
     }
-    for needle in ["unsafe-inline", "unsafe-eval", "*", "http:", "https:", "data:"] {
-        assert!(!CONTENT_SECURITY_POLICY.contains(needle), "CSP allows {needle}");
+    for needle in [
+        "unsafe-inline",
+        "unsafe-eval",
+        "*",
+        "http:",
+        "https:",
+        "data:",
+    ] {
+        assert!(
+            !CONTENT_SECURITY_POLICY.contains(needle),
+            "CSP allows {needle}"
+        );
     }
     assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self'"));
     assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
@@ -54,7 +79,11 @@ async fn a_wrong_admin_key_is_refused_and_pages_need_a_session() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(htmx.status, StatusCode::UNAUTHORIZED, "htmx is told, not redirected");
+    assert_eq!(
+        htmx.status,
+        StatusCode::UNAUTHORIZED,
+        "htmx is told, not redirected"
+    );
     assert_eq!(htmx.headers["hx-redirect"], "/ui/login");
 
     let wrong = format!("{}x", b.app.state.admin_key.expose());
@@ -62,7 +91,11 @@ async fn a_wrong_admin_key_is_refused_and_pages_need_a_session() {
         let r = b.sign_in_with(key).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{key:?}");
         assert!(r.headers.get(header::SET_COOKIE).is_none(), "{key:?}");
-        assert!(r.text().contains("not the admin key"), "{key:?}: {}", r.text());
+        assert!(
+            r.text().contains("not the admin key"),
+            "{key:?}: {}",
+            r.text()
+        );
         if !key.is_empty() {
             assert!(!r.text().contains(key), "the typed key is echoed back");
         }
@@ -86,10 +119,16 @@ async fn the_session_cookie_is_locked_down_and_never_the_admin_key() {
         assert!(attrs.contains(&want), "{want} missing: {set}");
     }
     assert!(!attrs.contains(&"Secure"), "plain http: no Secure ({set})");
-    assert!(!set.contains(&key), "the cookie carries the admin key: {set}");
+    assert!(
+        !set.contains(&key),
+        "the cookie carries the admin key: {set}"
+    );
 
     // Behind a TLS-terminating proxy the cookie is Secure.
-    for (name, value) in [("x-forwarded-proto", "https"), ("forwarded", "for=1.2.3.4;proto=https")] {
+    for (name, value) in [
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "for=1.2.3.4;proto=https"),
+    ] {
         let r = b
             .post("/ui/login", form(&[("admin_key", &key)]), &[(name, value)])
             .await;
@@ -102,10 +141,20 @@ async fn the_session_cookie_is_locked_down_and_never_the_admin_key() {
 async fn a_session_expires_and_sign_out_ends_it_on_the_server() {
     let mut b = Browser::new().await;
     b.sign_in().await;
-    b.app.clock.advance(std::time::Duration::from_millis(8 * 3600 * 1000 - 1));
-    assert_eq!(b.get("/ui/keys").await.status, StatusCode::OK, "just before expiry");
+    b.app
+        .clock
+        .advance(std::time::Duration::from_millis(8 * 3600 * 1000 - 1));
+    assert_eq!(
+        b.get("/ui/keys").await.status,
+        StatusCode::OK,
+        "just before expiry"
+    );
     b.app.clock.advance(std::time::Duration::from_millis(1));
-    assert_eq!(b.get("/ui/keys").await.status, StatusCode::SEE_OTHER, "expired");
+    assert_eq!(
+        b.get("/ui/keys").await.status,
+        StatusCode::SEE_OTHER,
+        "expired"
+    );
 
     b.sign_in().await;
     let old_cookie = b.cookie.clone();
@@ -136,10 +185,26 @@ async fn posts_need_this_sessions_csrf_token_and_this_origin() {
         ("no token", form(&[]), vec![]),
         ("wrong token", form(&[("csrf", "0123")]), vec![]),
         ("another session's token", form(&[("csrf", &other)]), vec![]),
-        ("cross-site fetch", form(&[("csrf", &csrf)]), vec![("sec-fetch-site", "cross-site")]),
-        ("same-site, other origin", form(&[("csrf", &csrf)]), vec![("sec-fetch-site", "same-site")]),
-        ("foreign Origin", form(&[("csrf", &csrf)]), evil_origin.to_vec()),
-        ("null Origin", form(&[("csrf", &csrf)]), vec![("origin", "null")]),
+        (
+            "cross-site fetch",
+            form(&[("csrf", &csrf)]),
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "same-site, other origin",
+            form(&[("csrf", &csrf)]),
+            vec![("sec-fetch-site", "same-site")],
+        ),
+        (
+            "foreign Origin",
+            form(&[("csrf", &csrf)]),
+            evil_origin.to_vec(),
+        ),
+        (
+            "null Origin",
+            form(&[("csrf", &csrf)]),
+            vec![("origin", "null")],
+        ),
     ];
     for (name, body, headers) in cases {
         // Browser::post sends a same-origin Origin and Sec-Fetch-Site; these replace them.
@@ -151,12 +216,21 @@ async fn posts_need_this_sessions_csrf_token_and_this_origin() {
             req = req.header(header::ORIGIN, format!("http://{HOST}"));
         }
         if !headers.iter().any(|(k, _)| *k == "sec-fetch-site") {
-            req = req.header("sec-fetch-site", if overrides_origin { "cross-site" } else { "same-origin" });
+            req = req.header(
+                "sec-fetch-site",
+                if overrides_origin {
+                    "cross-site"
+                } else {
+                    "same-origin"
+                },
+            );
         }
         for (k, v) in &headers {
             req = req.header(*k, *v);
         }
-        let r = b.send(req.body(axum::body::Body::from(body)).unwrap()).await;
+        let r = b
+            .send(req.body(axum::body::Body::from(body)).unwrap())
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{name}: {}", r.text());
         let info = b.app.get(&format!("/vault/keys/{id}")).await.json();
         assert_eq!(info["status"], "active", "{name} revoked the key");

@@ -39,8 +39,7 @@ impl Browser {
     /// Sends `req` with the cookie (if any); no bearer token, as a browser.
     pub async fn send(&self, mut req: Request<Body>) -> Reply {
         if let Some(c) = &self.cookie {
-            req.headers_mut()
-                .insert(header::COOKIE, c.parse().unwrap());
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
         }
         req.headers_mut()
             .entry(header::HOST)

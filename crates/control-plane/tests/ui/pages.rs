@@ -13,7 +13,10 @@ use tower::ServiceExt;
 const STRIPE_FORM: [(&str, &str); 5] = [
     ("vendor", "stripe"),
     ("daily_usd_cap", "25"),
-    ("allowed_endpoints", "POST /v1/payment_intents\r\nGET /v1/payment_intents/*\r\n"),
+    (
+        "allowed_endpoints",
+        "POST /v1/payment_intents\r\nGET /v1/payment_intents/*\r\n",
+    ),
     ("expires_in", "30m"),
     ("agent_run_label", "console/<b>run</b>"),
 ];
@@ -21,7 +24,13 @@ const STRIPE_FORM: [(&str, &str); 5] = [
 /// Every `src`/`href`/`action`/`sse-connect` value of a page.
 fn links(html: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for attr in [" src=\"", " href=\"", " action=\"", " sse-connect=\"", " hx-post=\""] {
+    for attr in [
+        " src=\"",
+        " href=\"",
+        " action=\"",
+        " sse-connect=\"",
+        " hx-post=\"",
+    ] {
         let mut rest = html;
         while let Some(at) = rest.find(attr) {
             rest = &rest[at + attr.len()..];
@@ -42,9 +51,17 @@ async fn the_issue_form_shows_the_vault_key_once_and_no_page_shows_a_secret() {
     let vault_key = &html[at..at + html[at..].find('<').unwrap()];
     assert!(vault_key.starts_with("vk_"), "{vault_key}");
     assert!(html.contains("data-copy=\"vault-key\""), "a copy button");
-    assert!(html.contains("console/&#60;b&#62;run&#60;/b&#62;"), "the label is escaped");
+    assert!(
+        html.contains("console/&#60;b&#62;run&#60;/b&#62;"),
+        "the label is escaped"
+    );
     assert!(!html.contains("<b>run"), "the label is escaped");
-    let key_id = vault_key.split('_').take(2).collect::<Vec<_>>().join("_").replacen("vk_", "kid_", 1);
+    let key_id = vault_key
+        .split('_')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("_")
+        .replacen("vk_", "kid_", 1);
 
     // The API holds the key as typed.
     let info = b.app.get(&format!("/vault/keys/{key_id}")).await.json();
@@ -57,8 +74,17 @@ async fn the_issue_form_shows_the_vault_key_once_and_no_page_shows_a_secret() {
     let secrets = [
         ("the vault key's secret", secret_half),
         ("the admin key", state.admin_key.expose().to_owned()),
-        ("the data-plane token", state.dataplane_token.expose().to_owned()),
-        ("the master key", std::fs::read_to_string(b.app.dir.join("master.key")).unwrap().trim().to_owned()),
+        (
+            "the data-plane token",
+            state.dataplane_token.expose().to_owned(),
+        ),
+        (
+            "the master key",
+            std::fs::read_to_string(b.app.dir.join("master.key"))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        ),
     ];
     let pages = [
         "/ui/keys".to_owned(),
@@ -75,11 +101,17 @@ async fn the_issue_form_shows_the_vault_key_once_and_no_page_shows_a_secret() {
             assert!(!text.contains(secret.as_str()), "{name} on {path}");
         }
         for link in links(&text) {
-            assert!(link.starts_with("/ui/") || link.starts_with('#'), "{path} links {link:?}: no CDN, no other host");
+            assert!(
+                link.starts_with("/ui/") || link.starts_with('#'),
+                "{path} links {link:?}: no CDN, no other host"
+            );
         }
     }
     let keys = b.get("/ui/keys").await.text();
-    assert!(keys.contains(&key_id) && keys.contains(">Revoke</button>"), "{keys}");
+    assert!(
+        keys.contains(&key_id) && keys.contains(">Revoke</button>"),
+        "{keys}"
+    );
 }
 
 #[tokio::test]
@@ -91,9 +123,15 @@ async fn a_refused_issue_form_comes_back_as_typed_with_the_apis_reason() {
     let r = b.issue(&fields).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let html = r.text();
-    assert!(html.contains("daily_usd_cap must be greater than 0"), "{html}");
+    assert!(
+        html.contains("daily_usd_cap must be greater than 0"),
+        "{html}"
+    );
     assert!(html.contains("value=\"-3\""), "the cap as typed");
-    assert!(html.contains("GET /v1/payment_intents/*"), "the endpoints as typed");
+    assert!(
+        html.contains("GET /v1/payment_intents/*"),
+        "the endpoints as typed"
+    );
     fields[1] = ("daily_usd_cap", "25");
     fields[2] = ("allowed_endpoints", "FETCH /v1/x");
     let r = b.issue(&fields).await;
@@ -109,15 +147,47 @@ async fn the_keys_table_filters_by_label_prefix_vendor_and_status() {
     let a = b.app.issue_stripe("billing/1").await;
     let c = b.app.issue_stripe("billing_x/2").await;
     let d = b.app.issue_stripe("support/3").await;
-    b.app.call(crate::support::As::Admin, axum::http::Method::DELETE, &format!("/vault/keys/{}", d["key_id"].as_str().unwrap()), None).await;
+    b.app
+        .call(
+            crate::support::As::Admin,
+            axum::http::Method::DELETE,
+            &format!("/vault/keys/{}", d["key_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
     b.sign_in().await;
     let id = |v: &serde_json::Value| v["key_id"].as_str().unwrap().to_owned();
     let cases = [
-        ("label prefix", "?label_prefix=billing/", vec![id(&a)], vec![id(&c), id(&d)]),
-        ("a % is a plain character", "?label_prefix=billing%25", vec![], vec![id(&a), id(&c)]),
-        ("status", "?status=revoked", vec![id(&d)], vec![id(&a), id(&c)]),
-        ("vendor", "?vendor=twilio", vec![], vec![id(&a), id(&c), id(&d)]),
-        ("empty fields are no filter", "?label_prefix=&vendor=&status=", vec![id(&a), id(&c), id(&d)], vec![]),
+        (
+            "label prefix",
+            "?label_prefix=billing/",
+            vec![id(&a)],
+            vec![id(&c), id(&d)],
+        ),
+        (
+            "a % is a plain character",
+            "?label_prefix=billing%25",
+            vec![],
+            vec![id(&a), id(&c)],
+        ),
+        (
+            "status",
+            "?status=revoked",
+            vec![id(&d)],
+            vec![id(&a), id(&c)],
+        ),
+        (
+            "vendor",
+            "?vendor=twilio",
+            vec![],
+            vec![id(&a), id(&c), id(&d)],
+        ),
+        (
+            "empty fields are no filter",
+            "?label_prefix=&vendor=&status=",
+            vec![id(&a), id(&c), id(&d)],
+            vec![],
+        ),
     ];
     for (name, query, shown, hidden) in cases {
         let html = b.get(&format!("/ui/keys{query}")).await.text();
@@ -128,7 +198,10 @@ async fn the_keys_table_filters_by_label_prefix_vendor_and_status() {
             assert!(!html.contains(&k), "{name}: {k} shown");
         }
     }
-    assert_eq!(b.get("/ui/keys?status=lost").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        b.get("/ui/keys?status=lost").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -136,18 +209,36 @@ async fn spend_key_and_gateway_pages_show_the_trail_and_refusals_are_marked() {
     let mut b = Browser::new().await;
     b.sign_in().await;
     let gw = Instance::new("inst-1");
-    gw.ship(&b.app, 1, vec![record(0, 1_250_000), record(10, 8_300), denied(20, DenyReason::KeyRevoked)])
-        .await;
+    gw.ship(
+        &b.app,
+        1,
+        vec![
+            record(0, 1_250_000),
+            record(10, 8_300),
+            denied(20, DenyReason::KeyRevoked),
+        ],
+    )
+    .await;
     let spend = b.get("/ui/spend").await.text();
     assert!(spend.contains("$1.2583"), "today's total by label: {spend}");
-    assert!(spend.contains("run/a") && spend.contains("<svg class=\"chart\""), "{spend}");
+    assert!(
+        spend.contains("run/a") && spend.contains("<svg class=\"chart\""),
+        "{spend}"
+    );
     let audit = b.get("/ui/audit").await.text();
-    assert_eq!(audit.matches("class=\"decision-deny refused\"").count(), 1, "{audit}");
+    assert_eq!(
+        audit.matches("class=\"decision-deny refused\"").count(),
+        1,
+        "{audit}"
+    );
     assert!(audit.contains(">key_revoked</span>"), "the reason is shown");
     let refused_only = b.get("/ui/audit?decision=deny&vendor=").await.text();
     assert_eq!(refused_only.matches("data-record=").count(), 1);
     let gateways = b.get("/ui/gateways").await.text();
-    assert!(gateways.contains("inst-1") && gateways.contains(">live</span>"), "{gateways}");
+    assert!(
+        gateways.contains("inst-1") && gateways.contains(">live</span>"),
+        "{gateways}"
+    );
     assert!(b.get("/ui/audit?vendor=acme").await.status == StatusCode::BAD_REQUEST);
 }
 
@@ -159,8 +250,13 @@ async fn the_live_tail_streams_each_new_matching_record_once() {
     gw.ship(&b.app, 1, vec![record(0, 1)]).await;
     let page = b.get("/ui/audit?vendor=stripe").await.text();
     let at = page.find("sse-connect=\"").unwrap() + "sse-connect=\"".len();
-    let url = page[at..at + page[at..].find('"').unwrap()].replace("&amp;", "&").replace("&#38;", "&");
-    assert!(url.starts_with("/ui/audit/stream?vendor=stripe&after="), "{url}");
+    let url = page[at..at + page[at..].find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(
+        url.starts_with("/ui/audit/stream?vendor=stripe&after="),
+        "{url}"
+    );
 
     let req = Request::get(&url)
         .header(header::COOKIE, b.cookie.clone().unwrap())
@@ -175,7 +271,16 @@ async fn the_live_tail_streams_each_new_matching_record_once() {
     let mut body = resp.into_body();
     let mut twilio = record(20, 5);
     twilio.vendor = Some(keybrake_core::Vendor::Twilio);
-    gw.ship(&b.app, 2, vec![record(10, 2), twilio, denied(30, DenyReason::SpendCapExceeded)]).await;
+    gw.ship(
+        &b.app,
+        2,
+        vec![
+            record(10, 2),
+            twilio,
+            denied(30, DenyReason::SpendCapExceeded),
+        ],
+    )
+    .await;
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen.matches("event: record").count() < 2 {
@@ -188,7 +293,14 @@ async fn the_live_tail_streams_each_new_matching_record_once() {
             seen.push_str(&String::from_utf8_lossy(&data));
         }
     }
-    assert!(seen.contains("spend_cap_exceeded") && seen.contains("refused"), "{seen}");
+    assert!(
+        seen.contains("spend_cap_exceeded") && seen.contains("refused"),
+        "{seen}"
+    );
     assert!(!seen.contains("twilio"), "filtered out: {seen}");
-    assert_eq!(seen.matches("data-record=").count(), 2, "the old record is not resent: {seen}");
+    assert_eq!(
+        seen.matches("data-record=").count(),
+        2,
+        "the old record is not resent: {seen}"
+    );
 }
