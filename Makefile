@@ -18,7 +18,7 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node clean fuzz bench bench-build wrk sdk-endpoints
+.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node chromium clean fuzz bench bench-build wrk sdk-endpoints
 .PHONY: oci oci-tools compose-check compose-tools
 
 help:
@@ -34,6 +34,7 @@ help:
 	@echo "make node      install tests/node (stripe-node) with npm ci"
 	@echo "make oci       OCI image of the filter (Istio WasmPlugin layout) in target/oci/; prints digest and wasm sha256"
 	@echo "make compose-check  build local images, run docker-compose.yml under podman, make a costed call (minutes)"
+	@echo "make chromium  install Debian's chromium for the console's browser test"
 	@echo "make bench     plain Envoy against Envoy with keybrake; writes bench/RESULTS.md (a few minutes)"
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
@@ -41,7 +42,7 @@ help:
 run: build wasm envoy
 	exec scripts/run-local.sh
 
-test: lint validate build venv node
+test: lint validate build venv node chromium
 	@$(MAKE) --no-print-directory oci-tools
 	KEYBRAKE_ENVOY_BIN=$(CURDIR)/$(ENVOY) \
 	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
@@ -89,6 +90,12 @@ node: $(NODE_STAMP)
 $(NODE_STAMP): tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund --silent
 	touch $@
+
+# The browser the console's end-to-end test drives (tests/tests/console.rs): Debian's chromium,
+# since Playwright's own browser download is not available everywhere.
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
+		{ echo "make test needs chromium: install it (Debian/Ubuntu: apt-get install chromium)" >&2; exit 1; }
 
 # Release builds, Envoy and wrk, then the benchmark (bench/src/main.rs says what it measures).
 bench: bench-build wasm envoy wrk

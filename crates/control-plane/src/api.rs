@@ -2,7 +2,7 @@
 
 mod audit;
 mod dataplane;
-mod keys;
+pub mod keys;
 mod lease;
 mod ops;
 mod prices;

@@ -102,6 +102,21 @@ impl Gateways {
         seen.get(id).copied()
     }
 
+    /// Every remembered gateway and what it last said, sorted by id.
+    pub fn all(&self) -> Vec<(String, GatewaySeen)> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<(String, GatewaySeen)> =
+            seen.iter().map(|(id, g)| (id.clone(), *g)).collect();
+        drop(seen);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Whether `g` counts as live at `now_ms` (polling, or polled within [`LIVE_AFTER_POLL_MS`]).
+    pub fn is_live(g: &GatewaySeen, now_ms: u64) -> bool {
+        g.is_live(now_ms)
+    }
+
     /// Gateways heard from within `within_ms` of `now_ms`, or polling now.
     pub fn connected(&self, now_ms: u64, within_ms: u64) -> usize {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);

@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod snapshot;
 pub mod state;
 pub mod store;
+pub mod ui;
 pub mod wire;
 
 pub use clock::Clock;
@@ -32,9 +33,9 @@ use axum::Router;
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// The control plane's router.
+/// The control plane's router: the API and the operator console at `/ui`.
 pub fn app(state: AppState) -> Router {
-    api::router(state)
+    api::router(state.clone()).merge(ui::router(state))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then answers waiting long-polls at

@@ -48,6 +48,8 @@ pub struct Settings {
     pub reclaim_wait: Duration,
     /// Days audit records are kept (by the time of the call). Zero: forever.
     pub audit_retention_days: u32,
+    /// The operator console's sessions (see [`crate::ui`]).
+    pub ui: crate::ui::UiSettings,
 }
 
 /// Request limits.
@@ -78,6 +80,9 @@ pub struct Inner {
     pub gateways: Gateways,
     pub reclaims: Reclaims,
     pub counters: Counters,
+    pub ui: crate::ui::UiSettings,
+    /// The operator console's signed-in sessions, in memory: a restart signs everyone out.
+    pub sessions: crate::ui::Sessions,
     version: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
 }
@@ -127,6 +132,7 @@ impl Settings {
             instance_ttl: DEFAULT_INSTANCE_TTL,
             reclaim_wait: DEFAULT_RECLAIM_WAIT,
             audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
+            ui: crate::ui::UiSettings::default(),
         }
     }
 }
@@ -211,6 +217,8 @@ impl AppState {
             gateways: Gateways::default(),
             reclaims: Reclaims::default(),
             counters: Counters::default(),
+            ui: settings.ui,
+            sessions: crate::ui::Sessions::default(),
             version: watch::Sender::new(version),
             shutdown: watch::Sender::new(false),
         })))

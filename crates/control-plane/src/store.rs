@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 pub use audit::{Ingested, SpendRow, StoredRecord};
 pub use keys::{KeyCounts, KeyFilter, KeyRow, KeyStatus, NewKey, Revoked};
-pub use leases::{DaySpend, LeaseAsk, LeaseOutcome};
+pub use leases::{DaySpend, LeaseAsk, LeaseHolding, LeaseOutcome};
 pub use prices::PriceRow;
 pub use rates::{RateChange, RateRow};
 pub use vendors::SealedCredential;

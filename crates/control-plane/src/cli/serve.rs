@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// Run the control plane: the admin API, the gateways' snapshot long-poll and budget leases,
-/// /healthz and /metrics.
+/// Run the control plane: the admin API, the operator console (/ui), the gateways' snapshot
+/// long-poll and budget leases, /healthz and /metrics.
 ///
 /// Every option can also be given in the environment (shown in brackets). Secrets are best
 /// given there, not as flags, so that they stay out of process listings.
@@ -69,6 +69,17 @@ pub struct ServeArgs {
     /// every hour. 0 keeps them forever.
     #[arg(long, env = "KEYBRAKE_AUDIT_RETENTION_DAYS", default_value_t = crate::audit::DEFAULT_RETENTION_DAYS)]
     pub audit_retention_days: u32,
+
+    /// How long an operator console session (/ui) lasts after signing in ("8h", "30m", or
+    /// seconds); then the console asks for the admin key again.
+    #[arg(long, env = "KEYBRAKE_UI_SESSION_TTL", default_value = "8h", value_parser = duration::parse)]
+    pub ui_session_ttl: Duration,
+
+    /// Mark the console's session cookie Secure on every answer. Without it the cookie is
+    /// Secure when a TLS-terminating proxy says the request came over https
+    /// (X-Forwarded-Proto or Forwarded).
+    #[arg(long, env = "KEYBRAKE_UI_SECURE_COOKIES", default_value_t = false)]
+    pub ui_secure_cookies: bool,
 }
 
 /// An empty variable counts as unset, as in the shell scripts that export it.
@@ -121,6 +132,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         instance_ttl: Duration::from_millis(args.instance_ttl_ms),
         reclaim_wait: Duration::from_millis(args.reclaim_wait_ms),
         audit_retention_days: args.audit_retention_days,
+        ui: crate::ui::UiSettings {
+            session_ttl: args.ui_session_ttl,
+            always_secure_cookies: args.ui_secure_cookies,
+        },
     };
     let state = AppState::open(settings, Clock::system()).await?;
     let listener = TcpListener::bind(&args.listen)

@@ -270,6 +270,50 @@ fn list(
     Ok(out)
 }
 
+/// Up to `limit` records matching `filter` stored after row `after_id`, oldest first: the
+/// console's live tail, which resumes from the last row it showed.
+fn after(
+    conn: &Connection,
+    filter: &AuditFilter,
+    after_id: i64,
+    limit: u32,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let (cond, mut values) = conditions(filter)?;
+    let cond = if cond.is_empty() {
+        "WHERE id > ?".to_owned()
+    } else {
+        format!("{cond} AND id > ?")
+    };
+    values.push(Sql::Integer(after_id));
+    values.push(Sql::Integer(i64::from(limit)));
+    let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_records {cond} ORDER BY id LIMIT ?");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(read_record(r)?);
+    }
+    Ok(out)
+}
+
+/// The time of the newest record of each of `key_ids` that has any.
+fn last_calls(
+    conn: &Connection,
+    key_ids: &[String],
+) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    // One indexed lookup per key (audit_records_by_key), never a scan of the trail.
+    let mut stmt =
+        conn.prepare_cached("SELECT MAX(time_ms) FROM audit_records WHERE key_id = ?1")?;
+    for id in key_ids {
+        let last: Option<i64> = stmt.query_row([id], |r| r.get(0))?;
+        if let Some(t) = last {
+            out.insert(id.clone(), to_u64(t, "audit_records")?);
+        }
+    }
+    Ok(out)
+}
+
 fn streams(conn: &Connection) -> Result<Vec<Stream>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT s.gateway, s.instance, s.next_seq, s.dropped_total, s.acked_through, \
@@ -351,6 +395,46 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredRecord>, StoreError> {
         self.with(move |conn| list(conn, &filter, limit)).await
+    }
+
+    /// Up to `limit` records matching `filter` (its cursor aside) stored after row
+    /// `after_id`, oldest first.
+    pub async fn audit_after(
+        &self,
+        filter: AuditFilter,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        self.with(move |conn| {
+            after(
+                conn,
+                &AuditFilter {
+                    cursor: None,
+                    ..filter
+                },
+                after_id,
+                limit,
+            )
+        })
+        .await
+    }
+
+    /// The highest record row id (0 when the trail is empty): where a live tail starts.
+    pub async fn audit_last_id(&self) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            let id: Option<i64> =
+                conn.query_row("SELECT MAX(id) FROM audit_records", [], |r| r.get(0))?;
+            Ok(id.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// When each of `key_ids` was last seen in a call (Unix ms); keys never seen are absent.
+    pub async fn keys_last_used(
+        &self,
+        key_ids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.with(move |conn| last_calls(conn, &key_ids)).await
     }
 
     /// Every instance's audit sequence, most recently seen first.

@@ -38,6 +38,9 @@ pub struct KeyFilter {
     pub status: Option<KeyStatus>,
     /// Exact label.
     pub label: Option<String>,
+    /// Labels starting with this (the console's filter).
+    pub label_prefix: Option<String>,
+    pub vendor: Option<Vendor>,
     /// At most this many keys, newest first.
     pub limit: u32,
 }
@@ -215,6 +218,17 @@ impl Store {
             if let Some(label) = filter.label {
                 sql.push_str(" AND label = ?");
                 args.push(Value::Text(label));
+            }
+            if let Some(prefix) = filter.label_prefix {
+                // substr, not LIKE: `%` and `_` in a label are plain characters.
+                sql.push_str(" AND substr(label, 1, ?) = ?");
+                let chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+                args.push(Value::Integer(chars));
+                args.push(Value::Text(prefix));
+            }
+            if let Some(vendor) = filter.vendor {
+                sql.push_str(" AND vendor = ?");
+                args.push(Value::Text(vendor.as_str().to_owned()));
             }
             sql.push_str(" ORDER BY created_at_ms DESC, rowid DESC LIMIT ?");
             args.push(Value::Integer(i64::from(filter.limit)));

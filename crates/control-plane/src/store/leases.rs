@@ -288,6 +288,47 @@ fn day_spend(
     Ok(out)
 }
 
+/// One gateway instance's lease row of a key for a day, as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolding {
+    pub gateway: String,
+    pub instance: String,
+    /// Micro-USD granted to the instance.
+    pub granted: u64,
+    /// Micro-USD the instance reported spent.
+    pub spent: u64,
+    /// Micro-USD the instance reported reserved for calls in flight.
+    pub reserved: u64,
+    /// When any data-plane request last carried the instance's id, Unix ms.
+    pub last_seen_ms: u64,
+}
+
+fn holdings(
+    conn: &Connection,
+    key: &VaultKeyId,
+    day: u32,
+) -> Result<Vec<LeaseHolding>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.gateway, l.instance, l.granted, l.spent, l.reserved, i.last_seen_ms \
+         FROM key_leases l JOIN gateway_instances i ON i.instance = l.instance \
+         WHERE l.key_id = ?1 AND l.day = ?2 ORDER BY i.last_seen_ms DESC, l.instance",
+    )?;
+    let mut rows = stmt.query(params![key.as_str(), day])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let n = |i: usize| -> Result<u64, StoreError> { to_u64(r.get(i)?, "key_leases") };
+        out.push(LeaseHolding {
+            gateway: r.get(0)?,
+            instance: r.get(1)?,
+            granted: n(2)?,
+            spent: n(3)?,
+            reserved: n(4)?,
+            last_seen_ms: n(5)?,
+        });
+    }
+    Ok(out)
+}
+
 // === impl Store ===
 
 impl Store {
@@ -322,6 +363,15 @@ impl Store {
     ) -> Result<HashMap<VaultKeyId, DaySpend>, StoreError> {
         self.with(move |conn| day_spend(conn, key.as_ref(), day, live_since_ms))
             .await
+    }
+
+    /// Every instance's lease row of `key` on `day`, most recently seen first.
+    pub async fn key_leases(
+        &self,
+        key: VaultKeyId,
+        day: u32,
+    ) -> Result<Vec<LeaseHolding>, StoreError> {
+        self.with(move |conn| holdings(conn, &key, day)).await
     }
 
     /// Gateway instances seen at or after `live_since_ms`.
