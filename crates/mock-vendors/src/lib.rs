@@ -97,6 +97,7 @@
 //!   as UTF-8 (invalid bytes replaced). `DELETE /__mock/requests` clears the log (204).
 //!   Neither route needs credentials, and neither is recorded.
 
+pub mod billing;
 mod dates;
 mod gzip;
 mod idempotency;
@@ -113,6 +114,7 @@ use std::future::Future;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use billing::{Bill, Billed, Billing};
 pub use recorder::{RecordedRequest, Recorder};
 pub use resend::{resend_app, serve_resend, ResendMock, DEFAULT_RESEND_KEY};
 pub use stripe::{
