@@ -81,7 +81,7 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
         "uri": uri,
     });
 
-    let price = billed_units(
+    let units = billed_units(
         body.unwrap_or_default(),
         media.len(),
         params
@@ -92,11 +92,15 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
     later["status"] = json!("delivered");
     later["date_sent"] = json!(now);
     later["num_segments"] = json!(segments.to_string());
-    later["price"] = json!(pricing::price(price));
+    later["price"] = json!(pricing::price(units));
     if from.is_none() {
         later["from"] = json!(POOL_NUMBER);
     }
-    Ok(Created { reply, later })
+    Ok(Created {
+        reply,
+        later,
+        units,
+    })
 }
 
 /// What a delivered message is billed, in 0.00001 USD: one MMS when it carries media or is sent
