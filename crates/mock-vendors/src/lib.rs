@@ -138,6 +138,8 @@ mod ids;
 pub mod inject;
 pub mod recorder;
 pub mod resend;
+#[cfg(test)]
+mod rng;
 pub mod stripe;
 pub mod twilio;
 mod vendor;

@@ -291,3 +291,7 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
         headers.insert(HeaderName::from_static(name), value);
     }
 }
+
+#[cfg(test)]
+#[path = "stripe/bound_tests.rs"]
+mod bound_tests;
