@@ -59,7 +59,8 @@
 //!   `price: null`; `num_segments` is a string counted like Twilio (GSM-7 160/153, UCS-2
 //!   70/67, see [`twilio::count_segments`]), `"0"` when sent through a Messaging Service.
 //!   A later `GET` returns it `delivered` with `price` `"-0.00830"` per segment (an MMS:
-//!   `"-0.02200"`) and the real `num_segments`, so a test can reconcile.
+//!   `"-0.02200"`; a message to `whatsapp:`, `messenger:` or `rcs:`: `"-0.00500"`) and the real
+//!   `num_segments`, so a test can reconcile.
 //! - A call is created `queued` with `price` and `duration` null; a later `GET` returns it
 //!   `completed`, lasting 60 s or its `TimeLimit` if shorter, at `"-0.01400"` per started
 //!   minute. `POST …/Calls/{CallSid}.json` updates a call in progress (the callee answered at

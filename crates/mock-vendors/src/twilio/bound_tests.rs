@@ -74,7 +74,8 @@ fn a_message_reservation_is_never_below_what_the_mock_bills() {
             form.append_pair("SendAsMms", "true");
         }
         let body = form.finish();
-        let billed = messages::billed_units(&text, media, send_as_mms) * MICROS_PER_UNIT;
+        let billed =
+            messages::billed_units("+15558675310", &text, media, send_as_mms) * MICROS_PER_UNIT;
         let held = reserved("/2010-04-01/Accounts/AC1/Messages.json", &body);
         assert!(
             held >= billed,

@@ -82,6 +82,7 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
     });
 
     let units = billed_units(
+        to,
         body.unwrap_or_default(),
         media.len(),
         params
@@ -103,10 +104,13 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
     })
 }
 
-/// What a delivered message is billed, in 0.00001 USD: one MMS when it carries media or is sent
-/// with `SendAsMms=true` (US destinations), else its segments.
-pub fn billed_units(body: &str, media: usize, send_as_mms: bool) -> u64 {
-    if media > 0 || send_as_mms {
+/// What a delivered message to `to` is billed, in 0.00001 USD: one channel message to a
+/// channel address (`whatsapp:+1…`), one MMS when it carries media or is sent with
+/// `SendAsMms=true` (US destinations), else its segments.
+pub fn billed_units(to: &str, body: &str, media: usize, send_as_mms: bool) -> u64 {
+    if to.contains(':') {
+        pricing::CHANNEL_MESSAGE
+    } else if media > 0 || send_as_mms {
         pricing::MMS
     } else {
         u64::from(segments::count(body).1) * pricing::SMS_SEGMENT
