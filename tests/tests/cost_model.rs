@@ -385,3 +385,68 @@ async fn send_as_mms_is_priced_as_an_mms_and_segments_as_twilio_counts_them() {
     records.extend(audit(&stack, &small.key_id, 2).await);
     assert_never_over_reserved(&stack, &records).await;
 }
+
+#[tokio::test]
+async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
+    paths::require(&paths::python());
+    let stack = Stack::start().await;
+    let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
+    let key = issue(&stack, "twilio", 1.0, &allow).await;
+    let seen = run_script(&stack, "cost_twilio.py", "whatsapp", &key.vault_key, &[]);
+    let refused = &seen["refused"];
+    assert_eq!(refused["status"], 403, "{seen}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("no price for this channel"),
+        "{refused}"
+    );
+    assert!(stack.mock_requests(stack.twilio_port).await.is_empty());
+
+    let (status, body) = stack
+        .admin_put(
+            "/prices/twilio",
+            json!({"message_by_channel": {"whatsapp": 0.005}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A key too small for one WhatsApp message shows when the gateway has the price: its
+    // refusal turns from cost_not_bounded into spend_cap_exceeded.
+    let probe = issue(&stack, "twilio", 0.001, &allow).await;
+    let url = stack.gw_url(
+        0,
+        "/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json",
+    );
+    keybrake_e2e::wait_refused(
+        WAIT,
+        "the channel price at the gateway",
+        "spend_cap_exceeded",
+        || {
+            stack
+                .http
+                .post(&url)
+                .basic_auth("AC0", Some(&probe.vault_key))
+                .form(&[
+                    ("To", "whatsapp:+15558675310"),
+                    ("From", "whatsapp:+15005550006"),
+                    ("Body", "hi"),
+                ])
+        },
+    )
+    .await;
+
+    let seen = run_script(&stack, "cost_twilio.py", "whatsapp", &key.vault_key, &[]);
+    let sid = seen["sent"]["sid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{seen}"));
+    let lines = log_lines(&stack, &key.key_id, 2).await;
+    assert_eq!(micros(&lines[1]), 5_000, "{}", lines[1]);
+    let bills = billed(&stack, stack.twilio_port).await;
+    assert_eq!(bills["entries"][0]["object"], sid, "{bills}");
+    assert_eq!(bills["total_micro_usd"], 5_000, "{bills}");
+    wait_spend(&stack, &key.key_id, 0.005, 1.0).await;
+    let records = audit(&stack, &key.key_id, 2).await;
+    assert_eq!(reasons(&records), ["", "cost_not_bounded"]);
+    assert_never_over_reserved(&stack, &records).await;
+}
