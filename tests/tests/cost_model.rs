@@ -60,15 +60,17 @@ async fn billed(stack: &Stack, port: u16) -> Value {
 
 /// The `n` access-log lines of `key_id`, oldest first, once all are written.
 async fn log_lines(stack: &Stack, key_id: &str, n: usize) -> Vec<Value> {
-    wait_until(WAIT, &format!("{n} access-log lines of {key_id}"), || {
+    let lines = wait_until(WAIT, &format!("{n} access-log lines of {key_id}"), || {
         let lines: Vec<Value> = stack
             .access_log(0)
             .into_iter()
             .filter(|l| l["keybrake_key_id"] == key_id)
             .collect();
-        async move { (lines.len() == n).then_some(lines) }
+        async move { (lines.len() >= n).then_some(lines) }
     })
-    .await
+    .await;
+    assert_eq!(lines.len(), n, "{lines:?}");
+    lines
 }
 
 /// The `n` audit records of `key_id`, once all reached the control plane.

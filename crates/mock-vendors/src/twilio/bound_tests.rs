@@ -143,7 +143,7 @@ fn a_call_and_its_updates_never_reserve_below_what_the_mock_bills() {
                 form.append_pair("Twiml", "<Response><Pause length=\"600\"/></Response>");
             }
             if rng.one_in(5) {
-                let status: &str = rng.pick(&["completed", "canceled"]);
+                let status: &&str = rng.pick(&["completed", "canceled"]);
                 form.append_pair("Status", status);
             }
             let body = form.finish();
