@@ -20,6 +20,8 @@ pub struct PricesArgs {
     pub command: PricesCommand,
 }
 
+// Parsed once per run: the size of the `Set` variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PricesCommand {
     /// List both vendors' prices, and which are defaults.
