@@ -156,7 +156,7 @@ async fn received(stack: &Stack, port: u16) -> Vec<String> {
 
 #[tokio::test]
 async fn a_refund_without_an_amount_is_refused_and_a_named_one_is_priced() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let key = issue(&stack, "stripe", 5.0, &["POST /v1/refunds"]).await;
     let mock = format!("http://127.0.0.1:{}", stack.stripe_port);
@@ -208,7 +208,7 @@ async fn a_refund_without_an_amount_is_refused_and_a_named_one_is_priced() {
 
 #[tokio::test]
 async fn follow_ups_of_an_intent_above_the_cap_are_refused_and_its_capture_is_counted_once() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = [
         "POST /v1/payment_intents",
@@ -283,7 +283,7 @@ fn micros(line: &Value) -> i64 {
 
 #[tokio::test]
 async fn a_call_update_that_lengthens_the_call_past_the_cap_is_refused() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = [
         "POST /2010-04-01/Accounts/*/Calls.json",
@@ -336,7 +336,7 @@ async fn a_call_update_that_lengthens_the_call_past_the_cap_is_refused() {
 
 #[tokio::test]
 async fn send_as_mms_is_priced_as_an_mms_and_segments_as_twilio_counts_them() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
     // One MMS ($0.022) does not fit in a cent; one SMS segment ($0.0083) does.
@@ -390,7 +390,7 @@ async fn send_as_mms_is_priced_as_an_mms_and_segments_as_twilio_counts_them() {
 
 #[tokio::test]
 async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
-    paths::require(&paths::python());
+    paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
     let key = issue(&stack, "twilio", 1.0, &allow).await;
