@@ -1,4 +1,5 @@
-//! Filter counters, visible on Envoy's `/stats/prometheus` as `wasmcustom_keybrake_…`.
+//! Filter counters, visible on Envoy's `/stats/prometheus` as `keybrake_…` (and on `/stats` as
+//! `wasmcustom.keybrake.…`: Envoy 1.40's Prometheus names leave its custom-stat namespace out).
 //! Stats are process-wide: every worker VM defines the same names and gets the same counters.
 
 use keybrake_core::audit::Decision;

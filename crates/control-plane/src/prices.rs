@@ -2,7 +2,7 @@
 //! what. Whatever is not set is the core's default (`keybrake_core::prices`), so a default that
 //! changes in a new release reaches every table that did not override it.
 
-use keybrake_core::prices::{PrefixPrice, Prices};
+use keybrake_core::prices::{ChannelPrice, PrefixPrice, Prices};
 use keybrake_core::Vendor;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,8 @@ pub const MAX_PRICE_MICROS: u64 = 100_000_000;
 pub const MAX_PREFIX_DIGITS: usize = 15;
 /// Most prefixes in one table.
 pub const MAX_PREFIXES: usize = 1_000;
+/// Longest channel name (`whatsapp`, `messenger`, `client`, `sip`, …), in letters.
+pub const MAX_CHANNEL_LETTERS: usize = 32;
 /// Bounds of `call_max_minutes`: Twilio's own limit is 24 hours.
 pub const CALL_MAX_MINUTES_RANGE: std::ops::RangeInclusive<u64> = 1..=1440;
 
@@ -34,6 +36,13 @@ pub struct TwilioOverrides {
     /// Within [`CALL_MAX_MINUTES_RANGE`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_max_minutes: Option<u64>,
+    /// Per message to a channel address (`whatsapp:+1…`), by lower-case channel name, sorted.
+    /// A channel without a price is refused at the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_by_channel: Option<Vec<ChannelPrice>>,
+    /// Per started call minute to a channel address (`client:alice`, `sip:…`), by channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_minute_by_channel: Option<Vec<ChannelPrice>>,
 }
 
 /// Resend entries the operator set.
@@ -86,6 +95,8 @@ impl PriceOverrides {
                 set(&mut t.call_minute_default_micros, o.call_minute_micros);
                 set(&mut t.call_minute, o.call_minute_by_prefix.clone());
                 set(&mut t.call_max_minutes, o.call_max_minutes);
+                set(&mut t.channel_message, o.message_by_channel.clone());
+                set(&mut t.channel_call_minute, o.call_minute_by_channel.clone());
             }
             Self::Resend(o) => set(&mut prices.resend.email_micros, o.email_micros),
         }

@@ -642,6 +642,68 @@ fn stripe_settlements() {
 }
 
 #[test]
+fn stripe_follow_ups_settle_to_what_they_moved() {
+    // An intent of $37 confirmed for $14.07 (`amount_to_confirm`): what it moved, not `amount`.
+    let confirmed = br#"{"id":"pi_1","object":"payment_intent","amount":3700,"amount_received":1407,"amount_capturable":0,"currency":"usd","status":"succeeded"}"#;
+    let authorized = br#"{"id":"pi_1","object":"payment_intent","amount":3700,"amount_received":0,"amount_capturable":1407,"currency":"usd","status":"requires_capture"}"#;
+    let captured = br#"{"id":"pi_1","object":"payment_intent","amount":3700,"amount_received":1200,"amount_capturable":0,"currency":"usd","status":"succeeded"}"#;
+    let charge =
+        br#"{"id":"ch_1","object":"charge","amount":800,"amount_captured":500,"currency":"usd"}"#;
+    let v2 = br#"{"id":"obp_1","amount":{"value":250,"currency":"usd"}}"#;
+    let cases: Vec<(&str, &str, &[u8], Settlement)> = vec![
+        (
+            "confirm, captured",
+            "/v1/payment_intents/pi_1/confirm",
+            confirmed,
+            Settlement::Actual(14_070_000),
+        ),
+        (
+            "confirm, authorized",
+            "/v1/payment_intents/pi_1/confirm",
+            authorized,
+            Settlement::Actual(14_070_000),
+        ),
+        (
+            "intent capture",
+            "/v1/payment_intents/pi_1/capture",
+            captured,
+            Settlement::Actual(12_000_000),
+        ),
+        (
+            "charge capture",
+            "/v1/charges/ch_1/capture",
+            charge,
+            Settlement::Actual(5_000_000),
+        ),
+        (
+            "update",
+            "/v1/payment_intents/pi_1",
+            captured,
+            Settlement::Actual(37_000_000),
+        ),
+        (
+            "v2 amount",
+            "/v2/money_management/outbound_payments",
+            v2,
+            Settlement::Actual(2_500_000),
+        ),
+        (
+            "confirm without its fields",
+            "/v1/payment_intents/pi_1/confirm",
+            br#"{"amount":1,"currency":"usd"}"#,
+            Settlement::Unknown,
+        ),
+    ];
+    for (name, p, body, want) in cases {
+        assert_eq!(
+            settle(Vendor::Stripe, &path(p), 200, false, body, &rates()),
+            want,
+            "case {name}"
+        );
+    }
+}
+
+#[test]
 fn only_money_moving_stripe_calls_are_costed() {
     assert!(is_costed(
         Vendor::Stripe,

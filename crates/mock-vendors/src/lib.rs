@@ -31,6 +31,21 @@
 //! (`Idempotent-Replayed: true`, original `Request-Id`) or refuses different parameters with
 //! an `idempotency_error`. Replies are gzipped when `Accept-Encoding` allows gzip.
 //!
+//! Follow-ups, as Stripe runs them: `POST /v1/payment_intents/{id}` (update; `amount` and
+//! `currency` only while `requires_payment_method|confirmation|action`, else
+//! `payment_intent_unexpected_state`), `…/confirm` (`amount_to_confirm` up to the amount; a
+//! charge, captured unless `capture_method=manual`), `…/capture` (`requires_capture` only;
+//! `amount_to_capture` up to `amount_capturable`, else `amount_too_large`),
+//! `…/increment_authorization` (`requires_capture` only; the new `amount` above the current
+//! one), and `POST /v1/charges/{id}/capture` (`amount` up to what is authorized;
+//! `charge_already_captured` the second time). A refund of an uncaptured charge only releases
+//! the authorization.
+//!
+//! What each call moved is listed at `GET /__mock/billed` (see [Mock-only
+//! behaviour](#mock-only-behaviour)): a payment captured (a create or confirm with automatic
+//! capture, a capture), a refund of a captured charge, a transfer, a payout. Authorizations,
+//! updates, increments and replays move nothing.
+//!
 //! # Twilio
 //!
 //! [`twilio_app`] / [`serve_twilio`], like `api.twilio.com` under `/2010-04-01`:
@@ -44,10 +59,18 @@
 //!   `price: null`; `num_segments` is a string counted like Twilio (GSM-7 160/153, UCS-2
 //!   70/67, see [`twilio::count_segments`]), `"0"` when sent through a Messaging Service.
 //!   A later `GET` returns it `delivered` with `price` `"-0.00830"` per segment (an MMS:
-//!   `"-0.02200"`) and the real `num_segments`, so a test can reconcile.
+//!   `"-0.02200"`; a message to `whatsapp:`, `messenger:` or `rcs:`: `"-0.00500"`) and the real
+//!   `num_segments`, so a test can reconcile.
 //! - A call is created `queued` with `price` and `duration` null; a later `GET` returns it
 //!   `completed`, lasting 60 s or its `TimeLimit` if shorter, at `"-0.01400"` per started
-//!   minute.
+//!   minute. `POST …/Calls/{CallSid}.json` updates a call in progress (the callee answered at
+//!   once): `Url` or `Twiml` keeps the callee on the line 60 s more, `TimeLimit` (from the
+//!   start of the call) cuts it short, `Status=completed` hangs up now, `Status=canceled` does
+//!   nothing to a call in progress; the answer is the call `in-progress` (or `completed`),
+//!   `price` null. An update of a call that is over is refused with 21220.
+//! - What each message and call will be billed is listed at `GET /__mock/billed` when it is
+//!   created (the `price` a later `GET` shows), and every call update that changes it adds the
+//!   change (negative for a hang-up).
 //! - Refusals: 21604 (no `To`), 21211 (`To` not E.164), 21603 (no `From` or service), 21212,
 //!   21701, 21602 (no `Body` or `MediaUrl`), 21617 (over 1,600 characters); calls 21201,
 //!   21213, 21205, 21200.
@@ -96,7 +119,19 @@
 //!   `header_list` keeps every `[name, value]` pair in arrival order. `body` is the raw body
 //!   as UTF-8 (invalid bytes replaced). `DELETE /__mock/requests` clears the log (204).
 //!   Neither route needs credentials, and neither is recorded.
+//! - `GET /__mock/billed` on the Stripe and Twilio mocks returns what the vendor bills, one
+//!   [`Bill`] per request that changed it, oldest first, and their sum:
+//!   ```json
+//!   {"entries": [{"time_ms": 1790000000000, "method": "POST",
+//!                 "path": "/v1/payment_intents/pi_1/capture", "object": "ch_1",
+//!                 "amount": 1000, "currency": "usd", "micro_usd": 10000000}],
+//!    "total_micro_usd": 10000000}
+//!   ```
+//!   `amount` is in the currency's minor unit (Stripe; `null` for Twilio), `micro_usd` the same
+//!   in micro-US dollars (`null` for a currency other than USD). `DELETE /__mock/billed` clears
+//!   it (204). No credentials; not recorded.
 
+pub mod billing;
 mod dates;
 mod gzip;
 mod idempotency;
@@ -104,6 +139,8 @@ mod ids;
 pub mod inject;
 pub mod recorder;
 pub mod resend;
+#[cfg(test)]
+mod rng;
 pub mod stripe;
 pub mod twilio;
 mod vendor;
@@ -113,6 +150,7 @@ use std::future::Future;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use billing::{Bill, Billed, Billing};
 pub use recorder::{RecordedRequest, Recorder};
 pub use resend::{resend_app, serve_resend, ResendMock, DEFAULT_RESEND_KEY};
 pub use stripe::{

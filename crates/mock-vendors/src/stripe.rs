@@ -1,5 +1,6 @@
-//! The Stripe mock: `/v1/payment_intents`, `/v1/customers`, `/v1/charges`, `/v1/refunds`,
-//! `/v1/transfers`, `/v1/payouts`.
+//! The Stripe mock: `/v1/payment_intents` (with update, confirm, capture and
+//! increment_authorization), `/v1/customers`, `/v1/charges` (with capture), `/v1/refunds`,
+//! `/v1/transfers`, `/v1/payouts`. What each call moved is in its [`Billing`].
 //!
 //! Each request goes through the same steps Stripe takes, in order: authentication, the
 //! mock-only failure injection, routing, the idempotency check, the endpoint. Every reply
@@ -28,6 +29,7 @@ pub use self::error::StripeError;
 use self::form::Params;
 use self::route::Route;
 use self::store::Store;
+use crate::billing::{Bill, Billing};
 use crate::idempotency::{Fingerprint, Idempotency, Lookup};
 use crate::ids::random_id;
 use crate::inject;
@@ -48,6 +50,7 @@ pub const MOCK_STATUS_HEADER: &str = inject::STATUS_HEADER;
 pub struct StripeMock {
     api_key: Arc<str>,
     recorder: Recorder,
+    billing: Billing,
     state: Arc<Mutex<MockState>>,
 }
 
@@ -81,6 +84,7 @@ impl StripeMock {
         Self {
             api_key: Arc::from(api_key.into()),
             recorder: Recorder::new(),
+            billing: Billing::new(),
             state: Arc::default(),
         }
     }
@@ -88,6 +92,11 @@ impl StripeMock {
     /// The request log served at `/__mock/requests`.
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// The money each call moved, served at `/__mock/billed`.
+    pub fn billing(&self) -> &Billing {
+        &self.billing
     }
 
     /// The one key this mock accepts.
@@ -140,12 +149,21 @@ impl StripeMock {
                 Lookup::Mismatch => return fail(StripeError::IdempotencyMismatch),
             }
         }
+        let params = Params::parse(body);
         let outcome = match route {
-            Route::Create(resource) => state.store.create(resource, &Params::parse(body)),
+            Route::Create(resource) => state.store.create(resource, &params),
             Route::Retrieve(resource, id) => state.store.retrieve(resource, &id),
+            Route::UpdateIntent(id) => state.store.update_intent(&id, &params),
+            Route::Act(resource, id, action) => state.store.act(resource, &id, action, &params),
         };
         let (reply, save) = match outcome {
-            Ok(object) => (Reply::ok(&object, request_id), true),
+            Ok(done) => {
+                if let Some(m) = done.moved {
+                    let bill = Bill::stripe(method.as_str(), path, &m.id, m.amount, &m.currency);
+                    self.billing.push(bill);
+                }
+                (Reply::ok(&done.object, request_id), true)
+            }
             Err(e) => (Reply::error(&e, request_id), e.saved_for_idempotency()),
         };
         if let (Some(key), true) = (idempotency_key, save) {
@@ -196,6 +214,10 @@ impl Vendor for StripeMock {
 
     fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    fn billing(&self) -> Option<&Billing> {
+        Some(&self.billing)
     }
 
     /// Answers one request; everything but the body buffering happens here, synchronously.
@@ -269,3 +291,7 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
         headers.insert(HeaderName::from_static(name), value);
     }
 }
+
+#[cfg(test)]
+#[path = "stripe/bound_tests.rs"]
+mod bound_tests;

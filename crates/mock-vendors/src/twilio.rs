@@ -1,6 +1,7 @@
 //! The Twilio mock: `GET /2010-04-01/Accounts/{Sid}.json` (the account), and `POST
-//! …/Messages.json`, `GET …/Messages/{Sid}.json`, `POST …/Calls.json`, `GET …/Calls/{Sid}.json`
-//! under `/2010-04-01/Accounts/{AccountSid}/`.
+//! …/Messages.json`, `GET …/Messages/{Sid}.json`, `POST …/Calls.json`, `GET` and `POST
+//! …/Calls/{Sid}.json` under `/2010-04-01/Accounts/{AccountSid}/`. What each message or call
+//! will be billed is in its [`Billing`].
 //!
 //! Each request goes through the steps Twilio takes, in order: HTTP Basic authentication,
 //! the mock-only failure injection, routing, the account check (the path must name the
@@ -31,8 +32,10 @@ pub use self::error::TwilioError;
 pub use self::segments::{count as count_segments, Encoding};
 
 use self::auth::Credentials;
+use self::calls::Call;
 use self::form::Params;
 use self::route::{Endpoint, Route};
+use crate::billing::{Bill, Billing};
 use crate::ids::twilio_sid;
 use crate::inject;
 use crate::recorder::Recorder;
@@ -50,21 +53,24 @@ pub const DEFAULT_TWILIO_AUTH_TOKEN: &str = "keybrakemocktwilioauthtoken00000";
 pub struct TwilioMock {
     credentials: Arc<Credentials>,
     recorder: Recorder,
+    billing: Billing,
     state: Arc<Mutex<MockState>>,
 }
 
-/// Messages and calls by SID, in the state a later `GET` sees (delivered, completed).
+/// Messages by SID in the state a later `GET` sees (delivered), and calls.
 #[derive(Debug, Default)]
 struct MockState {
     messages: HashMap<String, Value>,
-    calls: HashMap<String, Value>,
+    calls: HashMap<String, Call>,
 }
 
-/// A new message or call: the create reply, and the object a later fetch returns.
+/// A new message: the create reply, the object a later fetch returns, and what it is billed
+/// (0.00001 USD).
 #[derive(Clone, Debug)]
 struct Created {
     reply: Value,
     later: Value,
+    units: u64,
 }
 
 // === impl TwilioMock ===
@@ -79,6 +85,7 @@ impl TwilioMock {
                 api_key: None,
             }),
             recorder: Recorder::new(),
+            billing: Billing::new(),
             state: Arc::default(),
         }
     }
@@ -100,6 +107,12 @@ impl TwilioMock {
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
     }
+
+    /// What each message and call is billed, served at `/__mock/billed`.
+    pub fn billing(&self) -> &Billing {
+        &self.billing
+    }
+
     fn decide(
         &self,
         method: &Method,
@@ -118,16 +131,37 @@ impl TwilioMock {
         let not_found = || TwilioError::NotFound {
             path: path.to_owned(),
         };
+        let bill = |sid: &str, units: i64| {
+            let micro_usd = units.saturating_mul(MICROS_PER_UNIT);
+            self.billing
+                .push(Bill::twilio(method.as_str(), path, sid, micro_usd));
+        };
         let mut state = self.lock();
         match route.endpoint {
             Endpoint::FetchAccount => Ok((StatusCode::OK, self.account_resource())),
             Endpoint::CreateMessage => {
                 let created = messages::create(account, &Params::parse(body))?;
-                Ok(save(&mut state.messages, created))
+                let sid = sid_of(&created.reply);
+                bill(&sid, units(created.units));
+                state.messages.insert(sid, created.later);
+                Ok((StatusCode::CREATED, created.reply))
             }
             Endpoint::CreateCall => {
-                let created = calls::create(account, &Params::parse(body))?;
-                Ok(save(&mut state.calls, created))
+                let (reply, call) = calls::create(account, &Params::parse(body))?;
+                let sid = sid_of(&reply);
+                bill(&sid, units(call.billed_units()));
+                state.calls.insert(sid, call);
+                Ok((StatusCode::CREATED, reply))
+            }
+            Endpoint::UpdateCall(sid) => {
+                let call = state.calls.get_mut(&sid).ok_or_else(not_found)?;
+                let before = call.billed_units();
+                let reply = calls::update(call, &Params::parse(body))?;
+                let change = units(call.billed_units()) - units(before);
+                if change != 0 {
+                    bill(&sid, change);
+                }
+                Ok((StatusCode::OK, reply))
             }
             Endpoint::FetchMessage(sid) => state
                 .messages
@@ -137,7 +171,7 @@ impl TwilioMock {
             Endpoint::FetchCall(sid) => state
                 .calls
                 .get(&sid)
-                .map(|c| (StatusCode::OK, c.clone()))
+                .map(|c| (StatusCode::OK, c.later.clone()))
                 .ok_or_else(not_found),
         }
     }
@@ -171,11 +205,15 @@ impl TwilioMock {
     }
 }
 
-/// Keeps the later state of a new object under its SID and answers 201 with the reply.
-fn save(objects: &mut HashMap<String, Value>, created: Created) -> (StatusCode, Value) {
-    let sid = created.reply["sid"].as_str().unwrap_or_default().to_owned();
-    objects.insert(sid, created.later);
-    (StatusCode::CREATED, created.reply)
+/// The mock prices in 0.00001 USD: ten micro-USD each.
+const MICROS_PER_UNIT: i64 = 10;
+
+fn sid_of(object: &Value) -> String {
+    object["sid"].as_str().unwrap_or_default().to_owned()
+}
+
+fn units(u: u64) -> i64 {
+    i64::try_from(u).unwrap_or(i64::MAX)
 }
 
 /// The failure forced by `x-mock-status`, or the refusal of a bad mock-only header.
@@ -192,6 +230,10 @@ fn injected_failure(headers: &HeaderMap) -> Result<(), TwilioError> {
 impl Vendor for TwilioMock {
     fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    fn billing(&self) -> Option<&Billing> {
+        Some(&self.billing)
     }
 
     fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {

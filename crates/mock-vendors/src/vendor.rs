@@ -1,6 +1,6 @@
 //! The plumbing the three mocks share around their vendor logic: one router shape (vendor
-//! routes recorded, `/__mock/requests` not, gzip on both) and one request handler (read the
-//! body, answer, then hold the reply back as `x-mock-delay-ms` asks).
+//! routes recorded, `/__mock/requests` and `/__mock/billed` not, gzip on all) and one request
+//! handler (read the body, answer, then hold the reply back as `x-mock-delay-ms` asks).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -9,6 +9,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use crate::billing::{self, Billing};
 use crate::inject;
 use crate::recorder::{self, Recorder, MAX_BODY_BYTES};
 
@@ -19,18 +20,27 @@ pub(crate) trait Vendor: Clone + Send + Sync + 'static {
 
     fn recorder(&self) -> &Recorder;
 
+    /// What the vendor bills, when the mock models it (served at `/__mock/billed`).
+    fn billing(&self) -> Option<&Billing> {
+        None
+    }
+
     /// The whole reply to one request, from its method, path, headers and body.
     fn answer(&self, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Response;
 }
 
-/// `mock`'s router: the vendor routes (recorded) and `/__mock/requests` (not recorded),
-/// gzip on both when asked.
+/// `mock`'s router: the vendor routes (recorded), `/__mock/requests` and, when the mock bills,
+/// `/__mock/billed` (not recorded), gzip on all when asked.
 pub(crate) fn app<V: Vendor>(mock: V) -> Router {
     let recorder = mock.recorder().clone();
-    Router::new()
+    let mut router = Router::new()
         .fallback(handle::<V>)
         .layer(from_fn_with_state(recorder.clone(), recorder::record))
-        .merge(recorder::routes(recorder))
+        .merge(recorder::routes(recorder));
+    if let Some(billing) = mock.billing() {
+        router = router.merge(billing::routes(billing.clone()));
+    }
+    router
         .with_state(mock)
         .layer(from_fn(crate::gzip::compress))
 }

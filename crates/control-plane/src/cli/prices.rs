@@ -20,6 +20,8 @@ pub struct PricesArgs {
     pub command: PricesCommand,
 }
 
+// Parsed once per run: the size of the `Set` variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PricesCommand {
     /// List both vendors' prices, and which are defaults.
@@ -28,7 +30,7 @@ pub enum PricesCommand {
     /// (with --replace: go back to the default).
     ///
     /// Examples: keybrake prices set twilio --sms-segment 0.0083 --prefix-sms 44=0.04
-    /// --mms 0.022 --call-minute 0.014 --call-max-minutes 240;
+    /// --mms 0.022 --call-minute 0.014 --call-max-minutes 240 --channel-message whatsapp=0.005;
     /// keybrake prices set resend --email 0.0009
     Set {
         /// twilio or resend.
@@ -55,6 +57,13 @@ pub enum PricesCommand {
         /// Twilio: minutes a call without TimeLimit is reserved for (1 to 1440).
         #[arg(long, value_name = "MINUTES")]
         call_max_minutes: Option<String>,
+        /// Twilio: per message to a channel address (whatsapp:+1…, messenger:…). Repeat for
+        /// more; a message to a channel without a price is refused.
+        #[arg(long, value_name = "CHANNEL=USD")]
+        channel_message: Vec<String>,
+        /// Twilio: per call minute to a channel address (client:alice, sip:…).
+        #[arg(long, value_name = "CHANNEL=USD")]
+        channel_call: Vec<String>,
         /// Resend: per email (each to, cc and bcc address is one).
         #[arg(long, value_name = "USD")]
         email: Option<String>,
@@ -89,10 +98,12 @@ fn set_fields(view: &PriceView) -> anyhow::Result<Map<String, Value>> {
         .collect())
 }
 
-fn add_prefixes(
+/// Adds `KEY=USD` flags (a destination prefix or a channel name) to the table `field`.
+fn add_entries(
     body: &mut Map<String, Value>,
     field: &str,
     flags: &[String],
+    example: &str,
 ) -> anyhow::Result<()> {
     if flags.is_empty() {
         return Ok(());
@@ -105,7 +116,7 @@ fn add_prefixes(
     }
     for flag in flags {
         let Some((prefix, usd)) = flag.split_once('=') else {
-            bail!("{flag:?} is not PREFIX=USD (such as 44=0.04)");
+            bail!("{flag:?} is not of the form {example}");
         };
         if let Some(t) = table.as_object_mut() {
             t.insert(prefix.trim().to_owned(), number(usd));
@@ -173,6 +184,19 @@ fn rows(view: &PriceView) -> Vec<Vec<String>> {
                 t.call_max_minutes.to_string(),
                 "call_max_minutes",
             ));
+            let channels = [
+                ("message", &t.message_by_channel, "message_by_channel"),
+                (
+                    "call minute",
+                    &t.call_minute_by_channel,
+                    "call_minute_by_channel",
+                ),
+            ];
+            for (item, table, field) in channels {
+                for (channel, usd) in table {
+                    out.push(row(item, &format!("{channel}:"), money(*usd), field));
+                }
+            }
         }
         PriceTable::Resend(r) => out.push(row("email", "-", money(r.email_usd), "email_usd")),
     }
@@ -208,6 +232,8 @@ pub async fn run(args: PricesArgs) -> anyhow::Result<()> {
             call_minute,
             prefix_call,
             call_max_minutes,
+            channel_message,
+            channel_call,
             email,
             replace,
         } => {
@@ -234,9 +260,13 @@ pub async fn run(args: PricesArgs) -> anyhow::Result<()> {
                     body.insert(field.to_owned(), number(&v));
                 }
             }
-            add_prefixes(&mut body, "sms_segment_by_prefix", &prefix_sms)?;
-            add_prefixes(&mut body, "mms_message_by_prefix", &prefix_mms)?;
-            add_prefixes(&mut body, "call_minute_by_prefix", &prefix_call)?;
+            let prefix = "PREFIX=USD (such as 44=0.04)";
+            add_entries(&mut body, "sms_segment_by_prefix", &prefix_sms, prefix)?;
+            add_entries(&mut body, "mms_message_by_prefix", &prefix_mms, prefix)?;
+            add_entries(&mut body, "call_minute_by_prefix", &prefix_call, prefix)?;
+            let channel = "CHANNEL=USD (such as whatsapp=0.005)";
+            add_entries(&mut body, "message_by_channel", &channel_message, channel)?;
+            add_entries(&mut body, "call_minute_by_channel", &channel_call, channel)?;
             let url = client.url(&["prices", &vendor]);
             let v = client
                 .send(Method::PUT, url, Some(&Value::Object(body)))

@@ -4,19 +4,19 @@
 use super::{kind, optional, FieldError, RawField};
 use crate::clock::rfc3339;
 use crate::prices::{
-    PriceOverrides, ResendOverrides, TwilioOverrides, CALL_MAX_MINUTES_RANGE, MAX_PREFIXES,
-    MAX_PREFIX_DIGITS, MAX_PRICE_MICROS,
+    PriceOverrides, ResendOverrides, TwilioOverrides, CALL_MAX_MINUTES_RANGE, MAX_CHANNEL_LETTERS,
+    MAX_PREFIXES, MAX_PREFIX_DIGITS, MAX_PRICE_MICROS,
 };
 use crate::store::PriceRow;
 use crate::wire::keys::micros_to_usd;
-use keybrake_core::prices::{PrefixPrice, Prices};
+use keybrake_core::prices::{ChannelPrice, PrefixPrice, Prices};
 use keybrake_core::Vendor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Twilio's fields, in the order the API shows them.
-pub const TWILIO_FIELDS: [&str; 7] = [
+pub const TWILIO_FIELDS: [&str; 9] = [
     "sms_segment_usd",
     "sms_segment_by_prefix",
     "mms_message_usd",
@@ -24,6 +24,8 @@ pub const TWILIO_FIELDS: [&str; 7] = [
     "call_minute_usd",
     "call_minute_by_prefix",
     "call_max_minutes",
+    "message_by_channel",
+    "call_minute_by_channel",
 ];
 /// Resend's fields.
 pub const RESEND_FIELDS: [&str; 1] = ["email_usd"];
@@ -48,6 +50,10 @@ pub struct SetPricesRequest {
     #[serde(default)]
     pub call_max_minutes: RawField,
     #[serde(default)]
+    pub message_by_channel: RawField,
+    #[serde(default)]
+    pub call_minute_by_channel: RawField,
+    #[serde(default)]
     pub email_usd: RawField,
 }
 
@@ -62,6 +68,10 @@ pub struct TwilioTable {
     pub call_minute_usd: f64,
     pub call_minute_by_prefix: BTreeMap<String, f64>,
     pub call_max_minutes: u64,
+    /// Channel name (`whatsapp`) to US dollars per message; a channel not listed is refused.
+    pub message_by_channel: BTreeMap<String, f64>,
+    /// Channel name (`client`, `sip`) to US dollars per call minute.
+    pub call_minute_by_channel: BTreeMap<String, f64>,
 }
 
 /// Resend's effective prices in US dollars; the same shape as a `PUT` body.
@@ -179,6 +189,53 @@ fn prefix_table(field: &str, raw: RawField) -> Result<Option<Vec<PrefixPrice>>, 
     Ok(Some(out))
 }
 
+fn channel_table(field: &str, raw: RawField) -> Result<Option<Vec<ChannelPrice>>, FieldError> {
+    let Some(v) = optional(field, raw)? else {
+        return Ok(None);
+    };
+    let Value::Object(map) = &v else {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "{field} must be an object of channel name to US dollars, such as {{\"whatsapp\": 0.005}}, not {}",
+                kind(&v)
+            ),
+        ));
+    };
+    if map.len() > MAX_PREFIXES {
+        return Err(FieldError::new(
+            field,
+            format!("{field} may hold at most {MAX_PREFIXES} channels"),
+        ));
+    }
+    let mut out: Vec<ChannelPrice> = Vec::with_capacity(map.len());
+    for (channel, value) in map {
+        let letters = (1..=MAX_CHANNEL_LETTERS).contains(&channel.len())
+            && channel.bytes().all(|b| b.is_ascii_alphabetic());
+        if !letters {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{field}: {channel:?} is not a channel name (1 to {MAX_CHANNEL_LETTERS} letters before the `:` of an address, such as whatsapp)"
+                ),
+            ));
+        }
+        let name = channel.to_ascii_lowercase();
+        if out.iter().any(|c| c.channel == name) {
+            return Err(FieldError::new(
+                field,
+                format!("{field}: {name:?} is given twice"),
+            ));
+        }
+        out.push(ChannelPrice {
+            micros: micros(&format!("{field}.{name}"), value)?,
+            channel: name,
+        });
+    }
+    out.sort_by(|a, b| a.channel.cmp(&b.channel));
+    Ok(Some(out))
+}
+
 fn minutes(field: &str, raw: RawField) -> Result<Option<u64>, FieldError> {
     let Some(v) = optional(field, raw)? else {
         return Ok(None);
@@ -236,6 +293,11 @@ impl SetPricesRequest {
                         r.call_minute_by_prefix,
                     )?,
                     call_max_minutes: minutes("call_max_minutes", r.call_max_minutes)?,
+                    message_by_channel: channel_table("message_by_channel", r.message_by_channel)?,
+                    call_minute_by_channel: channel_table(
+                        "call_minute_by_channel",
+                        r.call_minute_by_channel,
+                    )?,
                 }))
             }
             Vendor::Resend | Vendor::Stripe => {
@@ -247,6 +309,8 @@ impl SetPricesRequest {
                     ("call_minute_usd", r.call_minute_usd),
                     ("call_minute_by_prefix", r.call_minute_by_prefix),
                     ("call_max_minutes", r.call_max_minutes),
+                    ("message_by_channel", r.message_by_channel),
+                    ("call_minute_by_channel", r.call_minute_by_channel),
                 ];
                 for (name, raw) in twilio_only {
                     refuse(vendor, name, raw, &RESEND_FIELDS)?;
@@ -268,6 +332,13 @@ fn usd_table(table: &[PrefixPrice]) -> BTreeMap<String, f64> {
         .collect()
 }
 
+fn usd_channels(table: &[ChannelPrice]) -> BTreeMap<String, f64> {
+    table
+        .iter()
+        .map(|c| (c.channel.clone(), micros_to_usd(c.micros)))
+        .collect()
+}
+
 impl PriceView {
     /// The effective prices of `overrides`' vendor, set last at `updated_at_ms` (`None`: never).
     pub fn new(overrides: &PriceOverrides, updated_at_ms: Option<u64>) -> Self {
@@ -284,6 +355,8 @@ impl PriceView {
                     call_minute_usd: micros_to_usd(t.call_minute_default_micros),
                     call_minute_by_prefix: usd_table(&t.call_minute),
                     call_max_minutes: t.call_max_minutes,
+                    message_by_channel: usd_channels(&t.channel_message),
+                    call_minute_by_channel: usd_channels(&t.channel_call_minute),
                 };
                 let set = vec![
                     o.sms_segment_micros.is_some(),
@@ -293,6 +366,8 @@ impl PriceView {
                     o.call_minute_micros.is_some(),
                     o.call_minute_by_prefix.is_some(),
                     o.call_max_minutes.is_some(),
+                    o.message_by_channel.is_some(),
+                    o.call_minute_by_channel.is_some(),
                 ];
                 (PriceTable::Twilio(table), set, &TWILIO_FIELDS)
             }

@@ -128,6 +128,42 @@ fn prices_validate_per_vendor() {
             "call_max_minutes",
         ),
         (
+            "channel with its colon",
+            Vendor::Twilio,
+            r#"{"message_by_channel":{"whatsapp:":0.005}}"#,
+            "message_by_channel",
+        ),
+        (
+            "channel not letters",
+            Vendor::Twilio,
+            r#"{"call_minute_by_channel":{"sip2":0.004}}"#,
+            "call_minute_by_channel",
+        ),
+        (
+            "channel twice in two cases",
+            Vendor::Twilio,
+            r#"{"message_by_channel":{"whatsapp":0.005,"WhatsApp":0.006}}"#,
+            "message_by_channel",
+        ),
+        (
+            "channel table not an object",
+            Vendor::Twilio,
+            r#"{"message_by_channel":["whatsapp"]}"#,
+            "message_by_channel",
+        ),
+        (
+            "bad channel price",
+            Vendor::Twilio,
+            r#"{"message_by_channel":{"whatsapp":"5 cents"}}"#,
+            "message_by_channel.whatsapp",
+        ),
+        (
+            "channels on resend",
+            Vendor::Resend,
+            r#"{"message_by_channel":{"whatsapp":0.005}}"#,
+            "message_by_channel",
+        ),
+        (
             "email on twilio",
             Vendor::Twilio,
             r#"{"email_usd":0.001}"#,
@@ -149,6 +185,40 @@ fn prices_validate_per_vendor() {
 }
 
 #[test]
+fn channel_prices_are_lower_case_and_sorted() {
+    let o = parse(
+        Vendor::Twilio,
+        r#"{"message_by_channel":{"WhatsApp":0.005,"messenger":0.004},"call_minute_by_channel":{"client":0.0025}}"#,
+    )
+    .unwrap();
+    let PriceOverrides::Twilio(t) = &o else {
+        panic!("not twilio: {o:?}")
+    };
+    let channel = |name: &str, micros| ChannelPrice {
+        channel: name.into(),
+        micros,
+    };
+    assert_eq!(
+        t.message_by_channel,
+        Some(vec![
+            channel("messenger", 4_000),
+            channel("whatsapp", 5_000)
+        ])
+    );
+    assert_eq!(
+        t.call_minute_by_channel,
+        Some(vec![channel("client", 2_500)])
+    );
+    let v = serde_json::to_value(PriceView::new(&o, Some(0))).unwrap();
+    assert_eq!(
+        v["prices"]["message_by_channel"],
+        serde_json::json!({"messenger": 0.004, "whatsapp": 0.005})
+    );
+    assert_eq!(v["default"]["message_by_channel"], false);
+    assert_eq!(v["default"]["sms_segment_usd"], true);
+}
+
+#[test]
 fn views_show_effective_prices_and_which_are_defaults() {
     let o = parse(Vendor::Twilio, r#"{"sms_segment_by_prefix":{"44":0.04}}"#).unwrap();
     let v = serde_json::to_value(PriceView::new(&o, Some(0))).unwrap();
@@ -157,7 +227,8 @@ fn views_show_effective_prices_and_which_are_defaults() {
     assert_eq!(v["prices"]["call_max_minutes"], 240);
     assert_eq!(v["default"]["sms_segment_usd"], true);
     assert_eq!(v["default"]["sms_segment_by_prefix"], false);
-    assert_eq!(v["default"].as_object().unwrap().len(), 7);
+    assert_eq!(v["default"].as_object().unwrap().len(), 9);
+    assert_eq!(v["prices"]["message_by_channel"], serde_json::json!({}));
     // The view's prices are a valid PUT body.
     let back: SetPricesRequest = serde_json::from_value(v["prices"].clone()).unwrap();
     assert!(back.for_vendor(Vendor::Twilio).is_ok());

@@ -3,7 +3,7 @@
 
 use crate::support::{As, Reply, TestApp, T0_RFC3339};
 use axum::http::{Method, StatusCode};
-use keybrake_core::prices::{PrefixPrice, Prices, ResendPrices, TwilioPrices};
+use keybrake_core::prices::{ChannelPrice, PrefixPrice, Prices, ResendPrices, TwilioPrices};
 use keybrake_core::Snapshot;
 use serde_json::{json, Value};
 
@@ -38,12 +38,14 @@ async fn defaults_until_set_then_delivered_with_a_new_version() {
                 "mms_message_usd": 0.022, "mms_message_by_prefix": {},
                 "call_minute_usd": 0.014, "call_minute_by_prefix": {},
                 "call_max_minutes": 240,
+                "message_by_channel": {}, "call_minute_by_channel": {},
             },
             "default": {
                 "sms_segment_usd": true, "sms_segment_by_prefix": true,
                 "mms_message_usd": true, "mms_message_by_prefix": true,
                 "call_minute_usd": true, "call_minute_by_prefix": true,
                 "call_max_minutes": true,
+                "message_by_channel": true, "call_minute_by_channel": true,
             },
             "updated_at": null,
         })
@@ -60,7 +62,7 @@ async fn defaults_until_set_then_delivered_with_a_new_version() {
         &app,
         "twilio",
         json!({"sms_segment_usd": 0.01, "sms_segment_by_prefix": {"44": 0.04, "447": 0.045},
-               "call_max_minutes": 60}),
+               "call_max_minutes": 60, "message_by_channel": {"whatsapp": 0.005}}),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -90,6 +92,10 @@ async fn defaults_until_set_then_delivered_with_a_new_version() {
                 sms_segment: vec![pp("44", 40_000), pp("447", 45_000)],
                 sms_segment_default_micros: 10_000,
                 call_max_minutes: 60,
+                channel_message: vec![ChannelPrice {
+                    channel: "whatsapp".into(),
+                    micros: 5_000
+                }],
                 ..TwilioPrices::default()
             },
             resend: ResendPrices {
@@ -226,6 +232,13 @@ async fn bad_prices_name_the_field() {
             json!({"call_max_minutes": 10}),
             StatusCode::BAD_REQUEST,
             "call_max_minutes",
+        ),
+        (
+            "channel name with its colon",
+            "twilio",
+            json!({"message_by_channel": {"whatsapp:": 0.005}}),
+            StatusCode::BAD_REQUEST,
+            "message_by_channel",
         ),
         (
             "unknown field",

@@ -27,10 +27,20 @@ async fn the_cli_sets_lists_and_resets_prices() {
             "44=0.04",
             "--call-max-minutes",
             "60",
+            "--channel-message",
+            "whatsapp=0.005",
         ])
         .await;
     assert!(set.status.success(), "{}", stderr(&set));
     assert!(stdout(&set).contains("+44"), "{}", stdout(&set));
+    assert!(
+        stdout(&set)
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["twilio", "message", "whatsapp:", "$0.005", "set"]),
+        "{}",
+        stdout(&set)
+    );
     // Another set keeps what was set before and adds to the prefix table.
     let more = server
         .run(&["prices", "set", "twilio", "--prefix-sms", "447=0.045"])
@@ -49,6 +59,11 @@ async fn the_cli_sets_lists_and_resets_prices() {
         serde_json::json!({"44": 0.04, "447": 0.045})
     );
     assert_eq!(v["twilio"]["prices"]["call_max_minutes"], 60);
+    assert_eq!(
+        v["twilio"]["prices"]["message_by_channel"],
+        serde_json::json!({"whatsapp": 0.005}),
+        "a later set keeps the channel prices"
+    );
     assert_eq!(v["twilio"]["default"]["mms_message_usd"], true);
     assert_eq!(v["resend"]["prices"]["email_usd"], 0.001);
 
@@ -65,6 +80,10 @@ async fn the_cli_sets_lists_and_resets_prices() {
         .run(&["prices", "set", "twilio", "--prefix-sms", "44:0.04"])
         .await;
     assert!(stderr(&bad).contains("PREFIX=USD"), "{}", stderr(&bad));
+    let bad = server
+        .run(&["prices", "set", "twilio", "--channel-call", "client"])
+        .await;
+    assert!(stderr(&bad).contains("CHANNEL=USD"), "{}", stderr(&bad));
 
     let replaced = server
         .run(&[

@@ -189,16 +189,37 @@ pub fn follow_up_object(path: &[String], body: &[u8]) -> Option<String> {
     }
 }
 
-/// The response field that says what a call moved: a capture reports the captured amount,
-/// everything else the object's `amount`.
-fn moved_field(path: &[String]) -> &'static str {
+/// The response fields whose sum says what a call moved: a capture reports the captured
+/// amount; a confirm what it received or authorized (`amount_to_confirm` may be less than the
+/// intent's `amount`); everything else the object's `amount`.
+fn moved_fields(path: &[String]) -> &'static [&'static str] {
     match path {
-        [_, object, _, action] if action == "capture" && object == "payment_intents" => {
-            "amount_received"
+        [_, object, _, action] if object == "payment_intents" && action == "capture" => {
+            &["amount_received"]
         }
-        [_, object, _, action] if action == "capture" && object == "charges" => "amount_captured",
-        _ => "amount",
+        [_, object, _, action] if object == "payment_intents" && action == "confirm" => {
+            &["amount_received", "amount_capturable"]
+        }
+        [_, object, _, action] if object == "charges" && action == "capture" => {
+            &["amount_captured"]
+        }
+        _ => &["amount"],
     }
+}
+
+/// The amount a 2xx answer reports as moved, and its currency.
+fn moved(path: &[String], v: &Value) -> Option<(u64, String)> {
+    if let Some(Value::Object(a)) = v.get("amount") {
+        // v2: {"amount": {"value", "currency"}}
+        let value = a.get("value")?.as_i64()?.unsigned_abs();
+        return Some((value, a.get("currency")?.as_str()?.to_owned()));
+    }
+    let mut total: u64 = 0;
+    for field in moved_fields(path) {
+        let amount = v.get(*field)?.as_i64()?.unsigned_abs();
+        total = total.checked_add(amount)?;
+    }
+    Some((total, v.get("currency")?.as_str()?.to_owned()))
 }
 
 pub fn settle(
@@ -216,17 +237,11 @@ pub fn settle(
             let Ok(v) = serde_json::from_slice::<Value>(body) else {
                 return Settlement::Unknown;
             };
-            let (amount, currency) = match v.get(moved_field(path)) {
-                // v2: {"amount": {"value", "currency"}}
-                Some(Value::Object(a)) => (a.get("value"), a.get("currency")),
-                amount => (amount, v.get("currency")),
-            };
-            let amount = amount.and_then(|a| a.as_i64()).map(i64::unsigned_abs);
-            match (amount, currency.and_then(Value::as_str)) {
-                (Some(a), Some(c)) => rates
-                    .to_micros(a, c)
+            match moved(path, &v) {
+                Some((amount, currency)) => rates
+                    .to_micros(amount, &currency)
                     .map_or(Settlement::Unknown, Settlement::Actual),
-                _ => Settlement::Unknown,
+                None => Settlement::Unknown,
             }
         }
         // Stripe answered with an error: a declined card, bad parameters, a refusal. Nothing moved.

@@ -48,6 +48,22 @@ pub enum StripeError {
     },
     /// The payment intent has no successful charge to refund.
     NothingToRefund { payment_intent: String },
+    /// The payment intent's status does not allow the action (`"captured"`, `"confirmed"`,
+    /// …); `allowed` lists the statuses that do.
+    IntentUnexpectedState {
+        id: String,
+        status: String,
+        action: &'static str,
+        allowed: &'static str,
+    },
+    /// The charge was captured already.
+    ChargeAlreadyCaptured { charge: String },
+    /// An amount above what the object allows (`amount_to_capture` above the capturable
+    /// amount, say), with Stripe's message.
+    AmountTooLarge {
+        param: &'static str,
+        message: String,
+    },
     /// An `Idempotency-Key` reused with different parameters.
     IdempotencyMismatch,
     /// A status forced with the mock-only `x-mock-status` header.
@@ -74,6 +90,9 @@ impl StripeError {
             Self::ChargeAlreadyRefunded { .. }
                 | Self::RefundTooLarge { .. }
                 | Self::NothingToRefund { .. }
+                | Self::IntentUnexpectedState { .. }
+                | Self::ChargeAlreadyCaptured { .. }
+                | Self::AmountTooLarge { .. }
         )
     }
 
@@ -217,6 +236,33 @@ impl StripeError {
                 None,
                 format!("This PaymentIntent ({payment_intent}) does not have a successful charge to refund."),
                 Some("payment_intent".to_owned()),
+            ),
+            Self::IntentUnexpectedState {
+                id,
+                status,
+                action,
+                allowed,
+            } => invalid(
+                StatusCode::BAD_REQUEST,
+                Some("payment_intent_unexpected_state"),
+                format!(
+                    "This PaymentIntent ({id}) could not be {action} because it has a status of \
+                     {status}. Only a PaymentIntent with one of the following statuses may be \
+                     {action}: {allowed}."
+                ),
+                None,
+            ),
+            Self::ChargeAlreadyCaptured { charge } => invalid(
+                StatusCode::BAD_REQUEST,
+                Some("charge_already_captured"),
+                format!("Charge {charge} has already been captured."),
+                None,
+            ),
+            Self::AmountTooLarge { param, message } => invalid(
+                StatusCode::BAD_REQUEST,
+                Some("amount_too_large"),
+                message.clone(),
+                Some((*param).to_owned()),
             ),
             Self::IdempotencyMismatch => Shape {
                 status: StatusCode::BAD_REQUEST,

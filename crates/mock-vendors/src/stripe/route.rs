@@ -12,6 +12,21 @@ pub enum Route {
     Create(Resource),
     /// `GET /v1/<resource>/{id}`.
     Retrieve(Resource, String),
+    /// `POST /v1/payment_intents/{id}`: update.
+    UpdateIntent(String),
+    /// `POST /v1/payment_intents/{id}/<action>` or `POST /v1/charges/{id}/capture`.
+    Act(Resource, String, Action),
+}
+
+/// What a follow-up does to an existing payment intent or charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `confirm` (payment intents).
+    Confirm,
+    /// `capture` (payment intents and charges).
+    Capture,
+    /// `increment_authorization` (payment intents).
+    IncrementAuthorization,
 }
 
 impl Route {
@@ -24,6 +39,22 @@ impl Route {
             }
             ["", "v1", resource, id] if method == Method::GET && !id.is_empty() => {
                 Resource::from_segment(resource).map(|r| Self::Retrieve(r, (*id).to_owned()))
+            }
+            ["", "v1", "payment_intents", id] if method == Method::POST && !id.is_empty() => {
+                Some(Self::UpdateIntent((*id).to_owned()))
+            }
+            ["", "v1", resource, id, action] if method == Method::POST && !id.is_empty() => {
+                let action = match (*resource, *action) {
+                    ("payment_intents", "confirm") => Some(Action::Confirm),
+                    ("payment_intents" | "charges", "capture") => Some(Action::Capture),
+                    ("payment_intents", "increment_authorization") => {
+                        Some(Action::IncrementAuthorization)
+                    }
+                    _ => None,
+                };
+                Resource::from_segment(resource)
+                    .zip(action)
+                    .map(|(r, a)| Self::Act(r, (*id).to_owned(), a))
             }
             _ => None,
         };
@@ -62,9 +93,59 @@ mod tests {
             ("list is not served", Method::GET, "/v1/charges", None),
             ("unknown resource", Method::POST, "/v1/foo", None),
             (
-                "update is not served",
+                "charge update is not served",
                 Method::POST,
                 "/v1/charges/ch_1",
+                None,
+            ),
+            (
+                "intent update",
+                Method::POST,
+                "/v1/payment_intents/pi_1",
+                Some(Route::UpdateIntent("pi_1".into())),
+            ),
+            (
+                "intent capture",
+                Method::POST,
+                "/v1/payment_intents/pi_1/capture",
+                Some(Route::Act(
+                    Resource::PaymentIntent,
+                    "pi_1".into(),
+                    Action::Capture,
+                )),
+            ),
+            (
+                "increment",
+                Method::POST,
+                "/v1/payment_intents/pi_1/increment_authorization",
+                Some(Route::Act(
+                    Resource::PaymentIntent,
+                    "pi_1".into(),
+                    Action::IncrementAuthorization,
+                )),
+            ),
+            (
+                "charge capture",
+                Method::POST,
+                "/v1/charges/ch_1/capture",
+                Some(Route::Act(Resource::Charge, "ch_1".into(), Action::Capture)),
+            ),
+            (
+                "charges are not confirmed",
+                Method::POST,
+                "/v1/charges/ch_1/confirm",
+                None,
+            ),
+            (
+                "intent cancel is not served",
+                Method::POST,
+                "/v1/payment_intents/pi_1/cancel",
+                None,
+            ),
+            (
+                "capture is a POST",
+                Method::GET,
+                "/v1/payment_intents/pi_1/capture",
                 None,
             ),
             ("no version", Method::POST, "/charges", None),

@@ -10,6 +10,8 @@ use super::objects::{self, ChargeInput, PaymentIntentInput, ID_LEN};
 use super::outflows;
 use crate::ids::random_id;
 
+mod follow_ups;
+
 /// Currencies whose amounts have no minor unit (https://stripe.com/docs/currencies).
 const ZERO_DECIMAL: [&str; 16] = [
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -54,17 +56,61 @@ impl Resource {
     }
 }
 
+/// What a call did: the object it answers with, and the money it moved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Done {
+    pub object: Value,
+    pub moved: Option<Moved>,
+}
+
+/// Money a call moved: `amount` minor units of `currency`, on the object `id` (the charge
+/// captured, the refund, the transfer, the payout).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
 /// Every object created since the mock started, by id.
 #[derive(Debug, Default)]
 pub struct Store {
     objects: HashMap<String, Value>,
 }
 
+// === impl Done ===
+
+impl Done {
+    fn nothing_moved(object: Value) -> Self {
+        Self {
+            object,
+            moved: None,
+        }
+    }
+
+    /// An object that is itself money moved (a transfer, a payout, a refund, a captured
+    /// charge): its `id`, `amount` and `currency`.
+    fn moved_itself(object: Value) -> Self {
+        let moved = Moved {
+            id: object["id"].as_str().unwrap_or_default().to_owned(),
+            amount: object["amount"].as_i64().unwrap_or(0),
+            currency: object["currency"].as_str().unwrap_or_default().to_owned(),
+        };
+        Self {
+            object,
+            moved: Some(moved),
+        }
+    }
+}
+
+// === impl Store ===
+
 impl Store {
     /// `GET /v1/<resource>/{id}`.
-    pub fn retrieve(&self, resource: Resource, id: &str) -> Result<Value, StripeError> {
+    pub fn retrieve(&self, resource: Resource, id: &str) -> Result<Done, StripeError> {
         self.find(resource, id)
             .cloned()
+            .map(Done::nothing_moved)
             .ok_or_else(|| StripeError::NoSuchObject {
                 kind: resource.object(),
                 id: id.to_owned(),
@@ -72,41 +118,29 @@ impl Store {
     }
 
     /// `POST /v1/<resource>`.
-    pub fn create(&mut self, resource: Resource, params: &Params) -> Result<Value, StripeError> {
+    pub fn create(&mut self, resource: Resource, params: &Params) -> Result<Done, StripeError> {
         match resource {
             Resource::PaymentIntent => self.create_payment_intent(params),
-            Resource::Customer => Ok(self.insert(objects::customer(
+            Resource::Customer => Ok(Done::nothing_moved(self.insert(objects::customer(
                 params.non_empty("email"),
                 params.non_empty("name"),
                 params.non_empty("description"),
                 params.non_empty("phone"),
                 params.metadata(),
-            ))),
+            )))),
             Resource::Charge => self.create_charge(params),
             Resource::Refund => self.create_refund(params),
-            Resource::Transfer => Ok(self.insert(outflows::transfer(params)?)),
-            Resource::Payout => Ok(self.insert(outflows::payout(params)?)),
+            Resource::Transfer => Ok(Done::moved_itself(self.insert(outflows::transfer(params)?))),
+            Resource::Payout => Ok(Done::moved_itself(self.insert(outflows::payout(params)?))),
         }
     }
 
-    fn create_payment_intent(&mut self, params: &Params) -> Result<Value, StripeError> {
+    fn create_payment_intent(&mut self, params: &Params) -> Result<Done, StripeError> {
         let amount = params.required_positive_integer("amount")?;
         let currency = params.currency()?;
         let customer = self.existing(params, "customer", Resource::Customer)?;
         let confirm = params.boolean("confirm", false)?;
-        let capture_method = match params.non_empty("capture_method") {
-            None => "automatic_async",
-            Some(m @ ("automatic" | "automatic_async" | "manual")) => m,
-            Some(other) => {
-                return Err(StripeError::InvalidParam {
-                    param: "capture_method".to_owned(),
-                    message: format!(
-                        "Invalid capture_method: must be one of automatic, automatic_async, or \
-                         manual (got {other})"
-                    ),
-                })
-            }
-        };
+        let capture_method = capture_method(params)?.unwrap_or("automatic_async");
         let payment_method = params
             .non_empty("payment_method")
             .map(str::to_owned)
@@ -123,36 +157,15 @@ impl Store {
             metadata: params.metadata(),
         };
         let id = random_id("pi_", ID_LEN);
-        let charge_id = if confirm {
-            let charge = objects::charge(&ChargeInput {
-                amount,
-                currency: input.currency.clone(),
-                customer: input.customer.clone(),
-                description: input.description.clone(),
-                receipt_email: input.receipt_email.clone(),
-                payment_intent: Some(id.clone()),
-                payment_method: input.payment_method.clone().unwrap_or_default(),
-                captured: capture_method != "manual",
-                metadata: input.metadata.clone(),
-            });
-            Some(
-                self.insert(charge)["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
+        let intent = self.insert(objects::payment_intent(&id, &input, false, None));
+        if confirm {
+            self.confirm_intent(&id, params)
         } else {
-            None
-        };
-        Ok(self.insert(objects::payment_intent(
-            &id,
-            &input,
-            confirm,
-            charge_id.as_deref(),
-        )))
+            Ok(Done::nothing_moved(intent))
+        }
     }
 
-    fn create_charge(&mut self, params: &Params) -> Result<Value, StripeError> {
+    fn create_charge(&mut self, params: &Params) -> Result<Done, StripeError> {
         let amount = params.required_positive_integer("amount")?;
         let currency = params.currency()?;
         let customer = self.existing(params, "customer", Resource::Customer)?;
@@ -178,10 +191,17 @@ impl Store {
             captured: params.boolean("capture", true)?,
             metadata: params.metadata(),
         });
-        Ok(self.insert(charge))
+        let charge = self.insert(charge);
+        Ok(if charge["captured"] == json!(true) {
+            Done::moved_itself(charge)
+        } else {
+            Done::nothing_moved(charge)
+        })
     }
 
-    fn create_refund(&mut self, params: &Params) -> Result<Value, StripeError> {
+    /// A refund of a captured charge moves money back to the customer; one of an uncaptured
+    /// charge releases (part of) the authorization and moves nothing.
+    fn create_refund(&mut self, params: &Params) -> Result<Done, StripeError> {
         let amount = params.positive_integer("amount")?;
         let charge_id = self.refunded_charge(params)?;
         let Some(charge) = self.objects.get_mut(&charge_id) else {
@@ -191,7 +211,12 @@ impl Store {
                 param: "charge".to_owned(),
             });
         };
-        let charged = charge["amount"].as_i64().unwrap_or(0);
+        let captured = charge["captured"].as_bool().unwrap_or(true);
+        let charged = if captured {
+            charge["amount_captured"].as_i64().unwrap_or(0)
+        } else {
+            charge["amount"].as_i64().unwrap_or(0)
+        };
         let refunded = charge["amount_refunded"].as_i64().unwrap_or(0);
         let remaining = charged.saturating_sub(refunded);
         if remaining <= 0 {
@@ -213,7 +238,12 @@ impl Store {
             params.non_empty("reason"),
             params.metadata(),
         );
-        Ok(self.insert(refund))
+        let refund = self.insert(refund);
+        Ok(if captured {
+            Done::moved_itself(refund)
+        } else {
+            Done::nothing_moved(refund)
+        })
     }
 
     /// The id of the charge a refund request is about, from `charge` or `payment_intent`.
@@ -279,6 +309,23 @@ impl Store {
         let id = object["id"].as_str().unwrap_or_default().to_owned();
         self.objects.insert(id, object.clone());
         object
+    }
+}
+
+/// `capture_method`, if given: `automatic`, `automatic_async` or `manual`.
+fn capture_method(params: &Params) -> Result<Option<&'static str>, StripeError> {
+    match params.non_empty("capture_method") {
+        None => Ok(None),
+        Some("automatic") => Ok(Some("automatic")),
+        Some("automatic_async") => Ok(Some("automatic_async")),
+        Some("manual") => Ok(Some("manual")),
+        Some(other) => Err(StripeError::InvalidParam {
+            param: "capture_method".to_owned(),
+            message: format!(
+                "Invalid capture_method: must be one of automatic, automatic_async, or manual \
+                 (got {other})"
+            ),
+        }),
     }
 }
 

@@ -1,8 +1,10 @@
-//! keybrake's reservation for a Twilio call is an upper bound of what this mock bills for it,
-//! over many random requests (a small deterministic generator: the failures it finds are
-//! reproducible from the seed it prints).
+//! keybrake's reservation for a Twilio message or call (and call update) is an upper bound of
+//! what this mock bills for it, over many random requests (a small deterministic generator: the
+//! failures it finds are reproducible from the seed it prints).
 
+use super::form::Params;
 use super::{calls, messages, pricing};
+use crate::rng::Rng;
 use keybrake_core::cost::{estimate, Estimate, Known};
 use keybrake_core::currency::Rates;
 use keybrake_core::prices::Prices;
@@ -15,22 +17,6 @@ const ALPHABET: &[char] = &[
     '🚀', '中',
 ];
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn path(p: &str) -> Vec<String> {
     p.split('/')
         .filter(|s| !s.is_empty())
@@ -40,6 +26,14 @@ fn path(p: &str) -> Vec<String> {
 
 /// micro-USD keybrake reserves for `body` on `p`.
 fn reserved(p: &str, body: &str) -> u64 {
+    match reserved_or_free(p, body) {
+        Some(m) => m,
+        None => panic!("{p} {body:?} was not priced"),
+    }
+}
+
+/// micro-USD keybrake reserves for `body` on `p`, `None` for a free call.
+fn reserved_or_free(p: &str, body: &str) -> Option<u64> {
     match estimate(
         Vendor::Twilio,
         "POST",
@@ -49,8 +43,9 @@ fn reserved(p: &str, body: &str) -> u64 {
         &Prices::default(),
         Known::default(),
     ) {
-        Ok(Estimate::Approximate(m) | Estimate::Reserve(m)) => m,
-        other => panic!("{p} {body:?} was not priced: {other:?}"),
+        Ok(Estimate::Approximate(m) | Estimate::Reserve(m)) => Some(m),
+        Ok(Estimate::Free) => None,
+        Err(e) => panic!("{p} {body:?} was refused: {e:?}"),
     }
 }
 
@@ -79,7 +74,8 @@ fn a_message_reservation_is_never_below_what_the_mock_bills() {
             form.append_pair("SendAsMms", "true");
         }
         let body = form.finish();
-        let billed = messages::billed_units(&text, media, send_as_mms) * MICROS_PER_UNIT;
+        let billed =
+            messages::billed_units("+15558675310", &text, media, send_as_mms) * MICROS_PER_UNIT;
         let held = reserved("/2010-04-01/Accounts/AC1/Messages.json", &body);
         assert!(
             held >= billed,
@@ -109,6 +105,57 @@ fn a_call_reservation_is_never_below_what_the_mock_bills() {
         assert!(
             held >= billed,
             "case {case}: reserved {held} < billed {billed} for {body:?}"
+        );
+    }
+}
+
+/// A call placed, then updated at random: what keybrake reserved for the call and its updates
+/// together is never below what the mock bills for the call. (Twilio reports no price at
+/// creation or on an update, so every reservation stands.)
+#[test]
+fn a_call_and_its_updates_never_reserve_below_what_the_mock_bills() {
+    let seed = 0x7570_6461_7465;
+    let mut rng = Rng(seed);
+    let call_path = "/2010-04-01/Accounts/AC1/Calls.json";
+    let update_path = "/2010-04-01/Accounts/AC1/Calls/CA1.json";
+    for case in 0..2_000 {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("To", "+15558675310")
+            .append_pair("From", "+15005550006")
+            .append_pair("Url", "https://example.com/twiml");
+        if rng.one_in(2) {
+            form.append_pair("TimeLimit", &(1 + rng.below(600)).to_string());
+        }
+        let body = form.finish();
+        let mut held = reserved(call_path, &body);
+        let (_, mut call) = calls::create("AC1", &Params::parse(body.as_bytes())).unwrap();
+        let mut updates = Vec::new();
+        for _ in 0..rng.below(5) {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            if rng.one_in(2) {
+                let limit = 1 + rng.below(calls::MAX_TIME_LIMIT);
+                form.append_pair("TimeLimit", &limit.to_string());
+            }
+            if rng.one_in(3) {
+                form.append_pair("Url", "https://example.com/more");
+            }
+            if rng.one_in(4) {
+                form.append_pair("Twiml", "<Response><Pause length=\"600\"/></Response>");
+            }
+            if rng.one_in(5) {
+                let status: &&str = rng.pick(&["completed", "canceled"]);
+                form.append_pair("Status", status);
+            }
+            let body = form.finish();
+            held += reserved_or_free(update_path, &body).unwrap_or(0);
+            // A call that is over refuses updates, and its bill no longer changes.
+            let _ = calls::update(&mut call, &Params::parse(body.as_bytes()));
+            updates.push(body);
+        }
+        let billed = call.billed_units() * MICROS_PER_UNIT;
+        assert!(
+            held >= billed,
+            "seed {seed:#x} case {case}: reserved {held} < billed {billed} for {updates:?}"
         );
     }
 }

@@ -33,6 +33,8 @@ pub enum TwilioError {
     CallFromMissing,
     /// None of `Url`, `Twiml`, `ApplicationSid` on a call (21205).
     CallInstructionsMissing,
+    /// An update of a call that is over (21220).
+    CallNotInProgress,
     /// Any other invalid parameter (21200 family; mock-only headers included).
     InvalidParameter { message: String },
     /// A status forced with the mock-only `x-mock-status` header.
@@ -98,6 +100,11 @@ impl TwilioError {
                 bad,
                 21205,
                 "Either a Url, Twiml or ApplicationSid parameter is required.".to_owned(),
+            ),
+            Self::CallNotInProgress => (
+                bad,
+                21220,
+                "Call is not in-progress. Cannot redirect.".to_owned(),
             ),
             Self::InvalidParameter { message } => (bad, 21200, message.clone()),
             Self::Injected { status } => injected(*status),

@@ -81,7 +81,8 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
         "uri": uri,
     });
 
-    let price = billed_units(
+    let units = billed_units(
+        to,
         body.unwrap_or_default(),
         media.len(),
         params
@@ -92,17 +93,24 @@ pub fn create(account: &str, params: &Params) -> Result<Created, TwilioError> {
     later["status"] = json!("delivered");
     later["date_sent"] = json!(now);
     later["num_segments"] = json!(segments.to_string());
-    later["price"] = json!(pricing::price(price));
+    later["price"] = json!(pricing::price(units));
     if from.is_none() {
         later["from"] = json!(POOL_NUMBER);
     }
-    Ok(Created { reply, later })
+    Ok(Created {
+        reply,
+        later,
+        units,
+    })
 }
 
-/// What a delivered message is billed, in 0.00001 USD: one MMS when it carries media or is sent
-/// with `SendAsMms=true` (US destinations), else its segments.
-pub fn billed_units(body: &str, media: usize, send_as_mms: bool) -> u64 {
-    if media > 0 || send_as_mms {
+/// What a delivered message to `to` is billed, in 0.00001 USD: one channel message to a
+/// channel address (`whatsapp:+1…`), one MMS when it carries media or is sent with
+/// `SendAsMms=true` (US destinations), else its segments.
+pub fn billed_units(to: &str, body: &str, media: usize, send_as_mms: bool) -> u64 {
+    if to.contains(':') {
+        pricing::CHANNEL_MESSAGE
+    } else if media > 0 || send_as_mms {
         pricing::MMS
     } else {
         u64::from(segments::count(body).1) * pricing::SMS_SEGMENT

@@ -2,12 +2,15 @@
 //! 0.00001 USD, written as Twilio writes prices: a negative decimal string.
 //!
 //! US list prices (see `shared/reference/vendors.md`): $0.0083 per SMS segment, $0.0220 per
-//! MMS, $0.0140 per started call minute.
+//! MMS, $0.0140 per started call minute; $0.0050 per message to a channel address
+//! (`whatsapp:`, `messenger:`, `rcs:`: Twilio's per-message fee, twilio.com/en-us/whatsapp/pricing).
 
 /// One SMS segment, US.
 pub const SMS_SEGMENT: u64 = 830;
 /// One MMS, whatever its size, US.
 pub const MMS: u64 = 2_200;
+/// One message to a channel address, whatever its length.
+pub const CHANNEL_MESSAGE: u64 = 500;
 /// One started minute of an outbound call, US.
 pub const CALL_MINUTE: u64 = 1_400;
 /// How long every mock call lasts, unless its `TimeLimit` is shorter.

@@ -28,6 +28,8 @@ pub enum Endpoint {
     CreateCall,
     /// `GET …/Calls/{Sid}.json`.
     FetchCall(String),
+    /// `POST …/Calls/{Sid}.json`.
+    UpdateCall(String),
 }
 
 impl Route {
@@ -61,6 +63,10 @@ impl Route {
             ["Messages", file] => (
                 Endpoint::FetchMessage(sid(file).ok_or_else(not_found)?),
                 Method::GET,
+            ),
+            ["Calls", file] if *method == Method::POST => (
+                Endpoint::UpdateCall(sid(file).ok_or_else(not_found)?),
+                Method::POST,
             ),
             ["Calls", file] => (
                 Endpoint::FetchCall(sid(file).ok_or_else(not_found)?),
@@ -131,6 +137,18 @@ mod tests {
                 Method::GET,
                 format!("{BASE}/Calls/CA9.json"),
                 ok(Endpoint::FetchCall("CA9".into())),
+            ),
+            (
+                "update a call",
+                Method::POST,
+                format!("{BASE}/Calls/CA9.json"),
+                ok(Endpoint::UpdateCall("CA9".into())),
+            ),
+            (
+                "delete a call is not served",
+                Method::DELETE,
+                format!("{BASE}/Calls/CA9.json"),
+                Err(405),
             ),
             (
                 "listing is not served",

@@ -8,6 +8,7 @@
 mod support;
 
 mod auth;
+mod follow_ups;
 mod money;
 mod protocol;
 mod request_log;
