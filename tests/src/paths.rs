@@ -44,6 +44,8 @@ pub enum Needed {
     Binaries,
     Python,
     Node,
+    /// Debian's Chromium, which Playwright drives in the console's browser test.
+    Chromium,
 }
 
 impl Needed {
@@ -55,6 +57,7 @@ impl Needed {
             Needed::Binaries => bin("keybrake"),
             Needed::Python => python(),
             Needed::Node => workspace_root().join("tests/node/node_modules/stripe"),
+            Needed::Chromium => PathBuf::from("/usr/bin/chromium"),
         }
     }
 
@@ -73,6 +76,7 @@ impl Needed {
             Needed::Binaries => "build the control plane and the mock vendors with `make build`, or set KEYBRAKE_BIN_DIR to where they are",
             Needed::Python => "create the virtualenv with the vendors' SDKs with `make venv`, or set KEYBRAKE_PYTHON",
             Needed::Node => "install stripe-node with `make node`",
+            Needed::Chromium => "install Debian's chromium with `make chromium`",
         }
     }
 }

@@ -12,12 +12,9 @@ use keybrake_e2e::{paths, Stack, RESEND_KEY, STRIPE_KEY, TWILIO_AUTH_TOKEN};
 use serde_json::{json, Value};
 use std::path::Path;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 #[tokio::test]
 async fn the_console_in_a_browser_issues_tails_and_revokes() {
-    paths::require(&paths::python());
-    paths::require(Path::new(CHROMIUM));
+    paths::require(&[paths::Needed::Python, paths::Needed::Chromium]);
     let stack = Stack::start().await;
     // The key a page on another site tries to revoke.
     let target = stack
