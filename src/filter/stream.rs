@@ -17,6 +17,7 @@
 use super::fields::CallLog;
 use super::VmState;
 use crate::host::{self, Shared};
+use keybrake_core::config::HOLD_ADVICE;
 use keybrake_core::cost::{self, Estimate, MAX_RESPONSE_BODY};
 use keybrake_core::decide::{self, Allowed, RequestFacts, Screened};
 use keybrake_core::lease::{no_room_after_grant, KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
@@ -165,6 +166,7 @@ impl Stream {
         };
         vm.retry_pending_settlements();
         let max_age = vm.config.max_snapshot_age_ms;
+        let can_hold_for_body = vm.config.headers_pause_delivers_body;
         let index = match status {
             Some(s) if decide::policy_available(status, now_ms, max_age) => vm.policy(s),
             _ => None,
@@ -226,6 +228,11 @@ impl Stream {
             let spent = ledger::read(&Shared, &key_id).ok().map(|r| r.spent);
             self.log.cost(0, cost::CostSource::Request, spent);
             return Action::Continue;
+        }
+        if !end_of_stream && !can_hold_for_body {
+            let vendor = allowed.vendor;
+            drop(vm);
+            return self.refuse_with(DenyReason::CostNotBounded, Some(vendor), Some(HOLD_ADVICE));
         }
         let costed = Box::new(Costed {
             forward: Forward::of(&allowed, screened),

@@ -58,6 +58,12 @@ fn istio_wasmplugin_shape(config: &str) -> String {
     let edits = [
         ("vm_id: keybrake\n", "vm_id: \"\"\n", 2),
         ("allow_on_headers_stop_iteration: true\n", "\n", 1),
+        // As deploy/istio/wasmplugin/wasmplugin.yaml's pluginConfig says.
+        (
+            "'{\"max_snapshot_age_ms\":60000}'",
+            "'{\"headers_pause_delivers_body\":false,\"max_snapshot_age_ms\":60000}'",
+            1,
+        ),
         (
             "failure_policy: FAIL_RELOAD\n",
             "failure_policy: FAIL_CLOSED\n",

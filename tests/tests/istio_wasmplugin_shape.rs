@@ -11,7 +11,7 @@ use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
-async fn wasmplugin_shape_shares_the_blank_vm_id_but_stalls_calls_priced_from_the_body() {
+async fn wasmplugin_shape_shares_the_blank_vm_id_and_refuses_calls_priced_from_the_body() {
     let stack = Stack::start_with(StackOptions {
         istio_wasmplugin_shape: true,
         ..StackOptions::default()
@@ -57,24 +57,29 @@ async fn wasmplugin_shape_shares_the_blank_vm_id_but_stalls_calls_priced_from_th
     );
     stack.clear_stripe_requests().await;
 
-    // Step 2: a call priced from its body never gets an answer: without
+    // Step 2: a call priced from its body is refused at once: without
     // allow_on_headers_stop_iteration, pausing on the request headers also holds back the body
-    // the filter waits for. Nothing reaches the vendor.
+    // the filter would price, so the WasmPlugin's configuration says so
+    // (headers_pause_delivers_body: false) and the agent is told where to send it instead.
+    // Nothing reaches the vendor.
     let costed = stack
         .http
         .post(stack.gw_url(0, "/stripe/v1/payment_intents"))
         .bearer_auth(&key.vault_key)
         .form(&[("amount", "1000"), ("currency", "usd")])
-        .timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
         .send()
-        .await;
-    match costed {
-        Err(e) if e.is_timeout() => {}
-        other => panic!("EXPECTED the costed call to stall (client timeout)\nRECEIVED {other:?}"),
-    }
+        .await
+        .expect("EXPECTED an answer, not a stall");
+    assert_eq!(
+        (costed.status().as_u16(), deny_reason(&costed).as_deref()),
+        (403, Some("cost_not_bounded"))
+    );
+    let body = costed.text().await.unwrap();
+    assert!(body.contains("EnvoyFilter variant"), "{body}");
     let received = stack.stripe_requests().await;
     assert!(
         received.is_empty(),
-        "a stalled call reached the vendor: {received:?}"
+        "a refused call reached the vendor: {received:?}"
     );
 }

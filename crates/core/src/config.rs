@@ -39,7 +39,17 @@ pub struct FilterConfig {
     pub max_request_body_bytes: usize,
     /// How long a worker waits for the control plane to grow its lease.
     pub lease_timeout_ms: u64,
+    /// Whether Envoy hands the filter a request's body while the filter holds its headers:
+    /// true when the filter's `PluginConfig` sets `allow_on_headers_stop_iteration: true` (the
+    /// shipped Envoy configs and the Istio `EnvoyFilter` variant do). Istio's `WasmPlugin` cannot
+    /// set it; there this must be `false`, and a call that must be priced from its body is
+    /// refused at once ([`HOLD_ADVICE`], `cost_not_bounded`) instead of waiting for a body that
+    /// never comes until the client times out.
+    pub headers_pause_delivers_body: bool,
 }
+
+/// What a refusal says when the gateway cannot hold a request for its body.
+pub const HOLD_ADVICE: &str = "This gateway runs keybrake as an Istio WasmPlugin, which cannot hold a request while it reads the body, so calls that cost money cannot be priced here. Send them through a gateway with the EnvoyFilter variant (deploy/istio/envoyfilter).";
 
 impl Default for FilterConfig {
     fn default() -> Self {
@@ -47,6 +57,7 @@ impl Default for FilterConfig {
             max_snapshot_age_ms: 60_000,
             max_request_body_bytes: crate::cost::MAX_REQUEST_BODY,
             lease_timeout_ms: 3_000,
+            headers_pause_delivers_body: true,
         }
     }
 }
