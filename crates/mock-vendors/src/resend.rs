@@ -8,6 +8,10 @@
 mod email;
 mod error;
 
+#[cfg(test)]
+#[path = "resend/bound_tests.rs"]
+mod bound_tests;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
