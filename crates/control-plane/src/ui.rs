@@ -54,9 +54,24 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/audit/stream", get(audit::stream))
         .route("/ui/gateways", get(gateways::page))
         .route("/ui/assets/{name}", get(assets::serve))
+        // Any other path under /ui is the console's own 404, with its headers.
+        .route("/ui/{*rest}", axum::routing::any(not_found))
         .layer(axum::middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
+}
+
+/// A console path that names no page.
+async fn not_found() -> (
+    axum::http::StatusCode,
+    [(header::HeaderName, &'static str); 1],
+    &'static str,
+) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "keybrake console: no such page. Start at /ui/keys.\n",
+    )
 }
 
 /// Adds the console's security headers; pages (everything but assets) are never cached.

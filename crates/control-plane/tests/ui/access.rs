@@ -14,6 +14,8 @@ async fn every_console_answer_carries_the_security_headers() {
         "/ui/keys",
         "/ui/assets/htmx.min.js",
         "/ui/assets/nope",
+        "/ui/nope",
+        "/ui/keys/kid_0000000000000000/nope",
     ];
     let mut replies = Vec::new();
     for path in signed_out {
