@@ -4,7 +4,8 @@ without media, and bodies whose segments are easy to miscount, each priced or re
 Environment: GATEWAY (http://127.0.0.1:PORT), VAULT_KEY and CASE: `calls` (a call, then updates:
 TimeLimit=86400 refused, TimeLimit=120 priced, a hang-up free), `mms` (SendAsMms=true without
 media refused, then one SMS segment sent), `segments` (153 x `]`, and 66 Cyrillic letters + an
-emoji + 66 more) or `whatsapp` (one message to a WhatsApp address: sent, or refused). Prints one JSON line; the Rust test (tests/tests/cost_model.rs) asserts on it.
+emoji + 66 more), `whatsapp` (one message to a WhatsApp address: sent, or refused) or `uk` (one
+SMS to a UK number: sent, or refused). Prints one JSON line; the Rust test (tests/tests/cost_model.rs) asserts on it.
 """
 
 import json
@@ -49,6 +50,12 @@ elif case == "segments":
 elif case == "whatsapp":
     try:
         m = client.messages.create(to="whatsapp:" + TO, from_="whatsapp:" + FROM, body="hi")
+        seen["sent"] = {"sid": m.sid, "to": m.to}
+    except TwilioRestException as e:
+        seen["refused"] = {"status": e.status, "code": e.code, "message": e.msg}
+elif case == "uk":
+    try:
+        m = client.messages.create(to="+447700900123", from_=FROM, body="hi")
         seen["sent"] = {"sid": m.sid, "to": m.to}
     except TwilioRestException as e:
         seen["refused"] = {"status": e.status, "code": e.code, "message": e.msg}

@@ -452,3 +452,68 @@ async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
     assert_eq!(reasons(&records), ["", "cost_not_bounded"]);
     assert_never_over_reserved(&stack, &records).await;
 }
+
+/// The shipped Twilio prices are US list prices: they bound nothing abroad, so an SMS to a UK
+/// number is refused until an operator prices the +44 prefix, and then reserved at that price.
+#[tokio::test]
+async fn an_sms_abroad_is_refused_until_an_operator_prices_its_prefix() {
+    paths::require(&[paths::Needed::Python]);
+    let stack = Stack::start().await;
+    let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
+    let key = issue(&stack, "twilio", 1.0, &allow).await;
+    let seen = run_script(&stack, "cost_twilio.py", "uk", &key.vault_key, &[]);
+    let refused = &seen["refused"];
+    assert_eq!(refused["status"], 403, "{seen}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("no price for this destination"),
+        "{refused}"
+    );
+    assert!(stack.mock_requests(stack.twilio_port).await.is_empty());
+
+    let (status, body) = stack
+        .admin_put(
+            "/prices/twilio",
+            json!({"sms_segment_by_prefix": {"44": 0.04}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A key too small for one UK segment shows when the gateway has the price.
+    let probe = issue(&stack, "twilio", 0.01, &allow).await;
+    let url = stack.gw_url(
+        0,
+        "/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json",
+    );
+    keybrake_e2e::wait_refused(
+        WAIT,
+        "the +44 price at the gateway",
+        "spend_cap_exceeded",
+        || {
+            stack
+                .http
+                .post(&url)
+                .basic_auth("AC0", Some(&probe.vault_key))
+                .form(&[
+                    ("To", "+447700900123"),
+                    ("From", "+15005550006"),
+                    ("Body", "hi"),
+                ])
+        },
+    )
+    .await;
+
+    let seen = run_script(&stack, "cost_twilio.py", "uk", &key.vault_key, &[]);
+    assert!(seen["sent"]["sid"].is_string(), "{seen}");
+    let lines = log_lines(&stack, &key.key_id, 2).await;
+    assert_eq!(micros(&lines[1]), 40_000, "{}", lines[1]);
+    let bills = billed(&stack, stack.twilio_port).await;
+    assert!(
+        bills["total_micro_usd"].as_i64().unwrap() <= 40_000,
+        "the reservation bounds the bill: {bills}"
+    );
+    let records = audit(&stack, &key.key_id, 2).await;
+    assert_eq!(reasons(&records), ["", "cost_not_bounded"]);
+    assert_never_over_reserved(&stack, &records).await;
+}

@@ -88,6 +88,10 @@ impl PriceOverrides {
         match self {
             Self::Twilio(o) => {
                 let t = &mut prices.twilio;
+                // An operator's own default is theirs for every destination.
+                t.sms_segment_default_covers_all |= o.sms_segment_micros.is_some();
+                t.mms_message_default_covers_all |= o.mms_message_micros.is_some();
+                t.call_minute_default_covers_all |= o.call_minute_micros.is_some();
                 set(&mut t.sms_segment_default_micros, o.sms_segment_micros);
                 set(&mut t.sms_segment, o.sms_segment_by_prefix.clone());
                 set(&mut t.mms_message_default_micros, o.mms_message_micros);

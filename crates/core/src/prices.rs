@@ -30,6 +30,16 @@ pub struct TwilioPrices {
     pub channel_message: Vec<ChannelPrice>,
     /// Per started minute of a call to a channel address (`client:alice`, `sip:…`), by channel.
     pub channel_call_minute: Vec<ChannelPrice>,
+    /// Whether `sms_segment_default_micros` also prices destinations outside the North American
+    /// Numbering Plan (+1) that no prefix entry matches. The shipped defaults are US list prices,
+    /// which are not an upper bound elsewhere, so they price +1 numbers only and other
+    /// destinations are refused until an operator sets a prefix price or the default itself
+    /// (which sets this).
+    pub sms_segment_default_covers_all: bool,
+    /// The same for `mms_message_default_micros`.
+    pub mms_message_default_covers_all: bool,
+    /// The same for `call_minute_default_micros`.
+    pub call_minute_default_covers_all: bool,
 }
 
 /// One price for addresses of a channel (`whatsapp:+15551234567` is channel `whatsapp`).
@@ -68,6 +78,9 @@ impl Default for TwilioPrices {
             call_max_minutes: 240,
             channel_message: Vec::new(),
             channel_call_minute: Vec::new(),
+            sms_segment_default_covers_all: false,
+            mms_message_default_covers_all: false,
+            call_minute_default_covers_all: false,
         }
     }
 }
@@ -95,6 +108,23 @@ pub fn channel_price(table: &[ChannelPrice], channel: &str) -> Option<u64> {
         .iter()
         .find(|c| c.channel.eq_ignore_ascii_case(channel))
         .map(|c| c.micros)
+}
+
+/// The price for `number` (E.164, `+` optional) when keybrake has one: the longest matching
+/// prefix, else `default` for a +1 number, or for any number when `default_covers_all`; `None`
+/// for a number outside +1 that only the shipped US default would price.
+pub fn bounded_price_for(
+    table: &[PrefixPrice],
+    default: u64,
+    default_covers_all: bool,
+    number: &str,
+) -> Option<u64> {
+    let digits = number.trim().trim_start_matches('+');
+    let listed = table
+        .iter()
+        .any(|p| !p.prefix.is_empty() && digits.starts_with(&p.prefix));
+    (listed || default_covers_all || digits.starts_with('1'))
+        .then(|| price_for(table, default, number))
 }
 
 /// The price for `number` (E.164, `+` optional): the longest matching prefix, else `default`.

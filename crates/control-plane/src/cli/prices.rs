@@ -150,7 +150,14 @@ fn rows(view: &PriceView) -> Vec<Vec<String>> {
     };
     let mut out = Vec::new();
     let mut priced = |item: &str, usd: f64, field: &str, by: &BTreeMap<String, f64>, by_field| {
-        out.push(row(item, "other", money(usd), field));
+        // The shipped defaults are US prices: they price +1 numbers only, and other countries are
+        // refused until set. An operator's own default prices every destination.
+        let dest = if view.default.get(field) == Some(&false) {
+            "other"
+        } else {
+            "+1"
+        };
+        out.push(row(item, dest, money(usd), field));
         for (prefix, p) in by {
             out.push(row(item, &format!("+{prefix}"), money(*p), by_field));
         }

@@ -91,6 +91,9 @@ async fn defaults_until_set_then_delivered_with_a_new_version() {
             twilio: TwilioPrices {
                 sms_segment: vec![pp("44", 40_000), pp("447", 45_000)],
                 sms_segment_default_micros: 10_000,
+                // The operator's own SMS default prices every destination; the shipped MMS
+                // and call defaults still price +1 numbers only.
+                sms_segment_default_covers_all: true,
                 call_max_minutes: 60,
                 channel_message: vec![ChannelPrice {
                     channel: "whatsapp".into(),

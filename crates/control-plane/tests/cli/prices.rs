@@ -12,7 +12,7 @@ async fn the_cli_sets_lists_and_resets_prices() {
     assert!(
         text.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["twilio", "sms", "segment", "other", "$0.0083", "default"]),
+                == ["twilio", "sms", "segment", "+1", "$0.0083", "default"]),
         "{text}"
     );
 

@@ -13,7 +13,7 @@
 use super::catalog::Rule;
 use super::{single_field, CostError, Estimate, Settlement};
 use crate::currency::Rates;
-use crate::prices::{channel_price, dearest, price_for, TwilioPrices};
+use crate::prices::{bounded_price_for, channel_price, dearest, TwilioPrices};
 use crate::sms;
 
 /// Longest `Body` Twilio accepts, as UCS-2 segments: the reservation for a templated message
@@ -36,6 +36,8 @@ pub const PRICED_FIELDS: &[&str] = &[
 
 const NOT_E164: &str = "the destination (`To`) must be a phone number in E.164 form (+15558675310) or a channel address keybrake has a price for.";
 const NO_CHANNEL_PRICE: &str = "keybrake has no price for this channel (`whatsapp:`, `messenger:`, `client:`, `sip:` …). Ask an operator to set one, or send to a phone number.";
+
+const NO_DESTINATION_PRICE: &str = "keybrake has no price for this destination: its default Twilio prices are US list prices, which do not bound what Twilio bills outside +1. Ask an operator to set a price for the destination's prefix (keybrake prices set twilio --prefix-sms 44=… / --prefix-mms / --prefix-call).";
 
 /// Where a message or call goes.
 enum Destination<'a> {
@@ -107,17 +109,21 @@ pub fn estimate(rule: Rule, body: &[u8], prices: &TwilioPrices) -> Result<Estima
                 Destination::Channel(channel) => channel_price(&prices.channel_message, channel)
                     .ok_or(CostError::Unbounded(NO_CHANNEL_PRICE))?,
                 Destination::Number(number) => {
-                    let sms = price_for(
+                    let sms = bounded_price_for(
                         &prices.sms_segment,
                         prices.sms_segment_default_micros,
+                        prices.sms_segment_default_covers_all,
                         &number,
-                    );
+                    )
+                    .ok_or(CostError::Unbounded(NO_DESTINATION_PRICE))?;
                     if media > 0 || is_true(field("SendAsMms")?) {
-                        let mms = price_for(
+                        let mms = bounded_price_for(
                             &prices.mms_message,
                             prices.mms_message_default_micros,
+                            prices.mms_message_default_covers_all,
                             &number,
-                        );
+                        )
+                        .ok_or(CostError::Unbounded(NO_DESTINATION_PRICE))?;
                         if number.starts_with('1') {
                             mms
                         } else {
@@ -137,11 +143,13 @@ pub fn estimate(rule: Rule, body: &[u8], prices: &TwilioPrices) -> Result<Estima
                     channel_price(&prices.channel_call_minute, channel)
                         .ok_or(CostError::Unbounded(NO_CHANNEL_PRICE))?
                 }
-                Destination::Number(number) => price_for(
+                Destination::Number(number) => bounded_price_for(
                     &prices.call_minute,
                     prices.call_minute_default_micros,
+                    prices.call_minute_default_covers_all,
                     &number,
-                ),
+                )
+                .ok_or(CostError::Unbounded(NO_DESTINATION_PRICE))?,
             };
             minutes.saturating_mul(rate)
         }

@@ -300,3 +300,50 @@ fn settlements() {
         assert_eq!(settle(status, body.as_bytes(), &rates), want, "case {name}");
     }
 }
+
+#[test]
+fn the_shipped_us_prices_do_not_price_other_countries() {
+    let uk = "To=%2B447700900123&Body=hi";
+    let call = "To=%2B447700900123&From=%2B15005550006&TimeLimit=60";
+    let calls = "/2010-04-01/Accounts/AC123/Calls.json";
+    let shipped = TwilioPrices::default();
+    assert!(
+        unbounded(price("POST", MESSAGES, uk, &shipped)),
+        "SMS to +44"
+    );
+    assert!(
+        unbounded(price(
+            "POST",
+            MESSAGES,
+            &format!("{uk}&SendAsMms=true"),
+            &shipped
+        )),
+        "MMS to +44"
+    );
+    assert!(
+        unbounded(price("POST", calls, call, &shipped)),
+        "call to +44"
+    );
+    assert_eq!(
+        price("POST", MESSAGES, "To=%2B15558675310&Body=hi", &shipped),
+        Ok(Estimate::Approximate(8_300)),
+        "+1 keeps the US price"
+    );
+
+    let mut listed = TwilioPrices::default();
+    listed.sms_segment.push(crate::prices::PrefixPrice {
+        prefix: "44".into(),
+        micros: 40_000,
+    });
+    assert_eq!(
+        price("POST", MESSAGES, uk, &listed),
+        Ok(Estimate::Approximate(40_000))
+    );
+    let mut own_default = TwilioPrices::default();
+    own_default.sms_segment_default_micros = 60_000;
+    own_default.sms_segment_default_covers_all = true;
+    assert_eq!(
+        price("POST", MESSAGES, uk, &own_default),
+        Ok(Estimate::Approximate(60_000))
+    );
+}
