@@ -339,9 +339,11 @@ fn the_shipped_us_prices_do_not_price_other_countries() {
         price("POST", MESSAGES, uk, &listed),
         Ok(Estimate::Approximate(40_000))
     );
-    let mut own_default = TwilioPrices::default();
-    own_default.sms_segment_default_micros = 60_000;
-    own_default.sms_segment_default_covers_all = true;
+    let own_default = TwilioPrices {
+        sms_segment_default_micros: 60_000,
+        sms_segment_default_covers_all: true,
+        ..TwilioPrices::default()
+    };
     assert_eq!(
         price("POST", MESSAGES, uk, &own_default),
         Ok(Estimate::Approximate(60_000))
