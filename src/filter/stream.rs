@@ -186,9 +186,17 @@ impl Stream {
             Err(d) => {
                 self.log.key(d.vendor, d.key);
                 self.log.path = redact::redacted_or_same(d.vendor_path.as_deref().unwrap_or(""));
-                let (reason, vendor, advice) = (d.reason, d.vendor, d.advice);
+                let (reason, vendor) = (d.reason, d.vendor);
+                // An agent told "not allowed" should see what it asked for (path redacted).
+                let advice = match (reason, d.advice) {
+                    (DenyReason::EndpointNotAllowed, None) => Some(format!(
+                        "the call was {} {}.",
+                        self.log.method, self.log.path
+                    )),
+                    (_, advice) => advice.map(str::to_owned),
+                };
                 drop(vm);
-                return self.refuse_with(reason, vendor, advice);
+                return self.refuse_with(reason, vendor, advice.as_deref());
             }
         };
         self.log.key(Some(allowed.vendor), Some(allowed.key));

@@ -98,6 +98,14 @@ async fn stripe_python_through_the_gateway(http2: bool) {
             "{case}: {r}"
         );
     }
+    // The refusal names the call the agent made, so it can tell which one is off its list.
+    assert!(
+        seen["not_allowed"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("The call was POST /v1/refunds.")),
+        "{}",
+        seen["not_allowed"]
+    );
 
     // Two allowed calls reached Stripe; the three refusals, retries enabled, did not.
     let received = stack.stripe_requests().await;
