@@ -388,33 +388,34 @@ async fn send_as_mms_is_priced_as_an_mms_and_segments_as_twilio_counts_them() {
     assert_never_over_reserved(&stack, &records).await;
 }
 
-#[tokio::test]
-async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
+/// A Twilio message the shipped prices cannot bound, as cost_twilio.py's `case` sends it (to
+/// `to`): refused with a message naming `why`, with nothing reaching Twilio; then the operator
+/// PUTs `price`, a key too small for one message shows when the gateway has it (its refusal
+/// turns from cost_not_bounded into spend_cap_exceeded), and the message is sent and reserved at
+/// `micros`. Returns the stack, the key and what the script printed when it sent.
+async fn refused_until_priced(
+    case: &str,
+    why: &str,
+    price: Value,
+    to: &str,
+    from: &str,
+    micros_each: i64,
+) -> (Stack, keybrake_e2e::IssuedKey, Value) {
     paths::require(&[paths::Needed::Python]);
     let stack = Stack::start().await;
     let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
     let key = issue(&stack, "twilio", 1.0, &allow).await;
-    let seen = run_script(&stack, "cost_twilio.py", "whatsapp", &key.vault_key, &[]);
+    let seen = run_script(&stack, "cost_twilio.py", case, &key.vault_key, &[]);
     let refused = &seen["refused"];
     assert_eq!(refused["status"], 403, "{seen}");
     assert!(
-        refused["message"]
-            .as_str()
-            .unwrap()
-            .contains("no price for this channel"),
+        refused["message"].as_str().unwrap().contains(why),
         "{refused}"
     );
     assert!(stack.mock_requests(stack.twilio_port).await.is_empty());
 
-    let (status, body) = stack
-        .admin_put(
-            "/prices/twilio",
-            json!({"message_by_channel": {"whatsapp": 0.005}}),
-        )
-        .await;
+    let (status, body) = stack.admin_put("/prices/twilio", price).await;
     assert_eq!(status, 200, "{body}");
-    // A key too small for one WhatsApp message shows when the gateway has the price: its
-    // refusal turns from cost_not_bounded into spend_cap_exceeded.
     let probe = issue(&stack, "twilio", 0.001, &allow).await;
     let url = stack.gw_url(
         0,
@@ -422,30 +423,41 @@ async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
     );
     keybrake_e2e::wait_refused(
         WAIT,
-        "the channel price at the gateway",
+        "the new price at the gateway",
         "spend_cap_exceeded",
         || {
             stack
                 .http
                 .post(&url)
                 .basic_auth("AC0", Some(&probe.vault_key))
-                .form(&[
-                    ("To", "whatsapp:+15558675310"),
-                    ("From", "whatsapp:+15005550006"),
-                    ("Body", "hi"),
-                ])
+                .form(&[("To", to), ("From", from), ("Body", "hi")])
         },
     )
     .await;
 
-    let seen = run_script(&stack, "cost_twilio.py", "whatsapp", &key.vault_key, &[]);
-    let sid = seen["sent"]["sid"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{seen}"));
+    let sent = run_script(&stack, "cost_twilio.py", case, &key.vault_key, &[]);
+    assert!(sent["sent"]["sid"].is_string(), "{sent}");
     let lines = log_lines(&stack, &key.key_id, 2).await;
-    assert_eq!(micros(&lines[1]), 5_000, "{}", lines[1]);
+    assert_eq!(micros(&lines[1]), micros_each, "{}", lines[1]);
+    (stack, key, sent)
+}
+
+#[tokio::test]
+async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
+    let (stack, key, seen) = refused_until_priced(
+        "whatsapp",
+        "no price for this channel",
+        json!({"message_by_channel": {"whatsapp": 0.005}}),
+        "whatsapp:+15558675310",
+        "whatsapp:+15005550006",
+        5_000,
+    )
+    .await;
     let bills = billed(&stack, stack.twilio_port).await;
-    assert_eq!(bills["entries"][0]["object"], sid, "{bills}");
+    assert_eq!(
+        bills["entries"][0]["object"], seen["sent"]["sid"],
+        "{bills}"
+    );
     assert_eq!(bills["total_micro_usd"], 5_000, "{bills}");
     wait_spend(&stack, &key.key_id, 0.005, 1.0).await;
     let records = audit(&stack, &key.key_id, 2).await;
@@ -457,57 +469,15 @@ async fn a_channel_message_is_refused_until_an_operator_prices_the_channel() {
 /// number is refused until an operator prices the +44 prefix, and then reserved at that price.
 #[tokio::test]
 async fn an_sms_abroad_is_refused_until_an_operator_prices_its_prefix() {
-    paths::require(&[paths::Needed::Python]);
-    let stack = Stack::start().await;
-    let allow = ["POST /2010-04-01/Accounts/*/Messages.json"];
-    let key = issue(&stack, "twilio", 1.0, &allow).await;
-    let seen = run_script(&stack, "cost_twilio.py", "uk", &key.vault_key, &[]);
-    let refused = &seen["refused"];
-    assert_eq!(refused["status"], 403, "{seen}");
-    assert!(
-        refused["message"]
-            .as_str()
-            .unwrap()
-            .contains("no price for this destination"),
-        "{refused}"
-    );
-    assert!(stack.mock_requests(stack.twilio_port).await.is_empty());
-
-    let (status, body) = stack
-        .admin_put(
-            "/prices/twilio",
-            json!({"sms_segment_by_prefix": {"44": 0.04}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    // A key too small for one UK segment shows when the gateway has the price.
-    let probe = issue(&stack, "twilio", 0.01, &allow).await;
-    let url = stack.gw_url(
-        0,
-        "/twilio/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json",
-    );
-    keybrake_e2e::wait_refused(
-        WAIT,
-        "the +44 price at the gateway",
-        "spend_cap_exceeded",
-        || {
-            stack
-                .http
-                .post(&url)
-                .basic_auth("AC0", Some(&probe.vault_key))
-                .form(&[
-                    ("To", "+447700900123"),
-                    ("From", "+15005550006"),
-                    ("Body", "hi"),
-                ])
-        },
+    let (stack, key, _) = refused_until_priced(
+        "uk",
+        "no price for this destination",
+        json!({"sms_segment_by_prefix": {"44": 0.04}}),
+        "+447700900123",
+        "+15005550006",
+        40_000,
     )
     .await;
-
-    let seen = run_script(&stack, "cost_twilio.py", "uk", &key.vault_key, &[]);
-    assert!(seen["sent"]["sid"].is_string(), "{seen}");
-    let lines = log_lines(&stack, &key.key_id, 2).await;
-    assert_eq!(micros(&lines[1]), 40_000, "{}", lines[1]);
     let bills = billed(&stack, stack.twilio_port).await;
     assert!(
         bills["total_micro_usd"].as_i64().unwrap() <= 40_000,
