@@ -530,6 +530,27 @@ impl Stack {
             .unwrap()
     }
 
+    /// Runs `tests/python/<script>` with the vendors' SDKs against gateway 0 (`GATEWAY`), with
+    /// `env` added and Twilio's host-rewriting variables removed; panics unless it succeeds, and
+    /// returns the JSON line it printed (what it observed).
+    pub fn run_python(&self, script: &str, env: &[(&str, &str)]) -> Value {
+        let out = Command::new(paths::python())
+            .arg(paths::workspace_root().join("tests/python").join(script))
+            .env("GATEWAY", self.gw_url(0, ""))
+            .envs(env.iter().copied())
+            .env_remove("TWILIO_EDGE")
+            .env_remove("TWILIO_REGION")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{script} {env:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.trim()).unwrap()
+    }
+
     /// Every log file of the stack's processes, for failure reports and secret scans.
     pub fn all_logs(&self) -> String {
         let mut out = String::new();

@@ -25,23 +25,9 @@ async fn issue(stack: &Stack, vendor: &str, cap: f64, allow: &[&str]) -> keybrak
 
 /// Runs `tests/python/<script>` with `CASE=case`, the gateway and the key; its JSON output.
 fn run_script(stack: &Stack, script: &str, case: &str, key: &str, env: &[(&str, String)]) -> Value {
-    let out = std::process::Command::new(paths::python())
-        .arg(paths::workspace_root().join("tests/python").join(script))
-        .env("GATEWAY", stack.gw_url(0, ""))
-        .env("VAULT_KEY", key)
-        .env("CASE", case)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env_remove("TWILIO_EDGE")
-        .env_remove("TWILIO_REGION")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{script} {case} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
+    let mut all = vec![("VAULT_KEY", key), ("CASE", case)];
+    all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+    stack.run_python(script, &all)
 }
 
 /// `GET /__mock/billed` on the mock at `port`.

@@ -154,21 +154,7 @@ async fn twilio_sdk_paths_get_the_real_account_sid_and_nothing_else_changes() {
         )
         .await;
     stack.clear_mock_requests(stack.twilio_port).await;
-    let out = std::process::Command::new(paths::python())
-        .arg(paths::workspace_root().join("tests/python/twilio_paths.py"))
-        .env("GATEWAY", stack.gw_url(0, ""))
-        .env("VAULT_KEY", &key.vault_key)
-        .env_remove("TWILIO_EDGE")
-        .env_remove("TWILIO_REGION")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the script failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = stack.run_python("twilio_paths.py", &[("VAULT_KEY", &key.vault_key)]);
     let (msg, call) = (
         seen["message_sid"].as_str().unwrap(),
         seen["call_sid"].as_str().unwrap(),
@@ -178,7 +164,7 @@ async fn twilio_sdk_paths_get_the_real_account_sid_and_nothing_else_changes() {
     assert_eq!(seen["account"]["status"], "active", "{seen}");
     assert_eq!(seen["account"]["sid"], TWILIO_ACCOUNT_SID);
     assert_eq!(seen["account"]["auth_token"], "[redacted]", "{seen}");
-    assert!(!stdout.contains(TWILIO_AUTH_TOKEN));
+    assert!(!seen.to_string().contains(TWILIO_AUTH_TOKEN));
 
     let base = format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}");
     let want = vec![

@@ -49,21 +49,7 @@ async fn keys(stack: &Stack, vendor: &str, allow: &[&str], capped_usd: f64, prob
 }
 
 fn run_script(stack: &Stack, script: &str, keys: &Value) -> Value {
-    let out = std::process::Command::new(paths::python())
-        .arg(paths::workspace_root().join("tests/python").join(script))
-        .env("GATEWAY", stack.gw_url(0, ""))
-        .env("KEYS", keys.to_string())
-        .env_remove("TWILIO_EDGE")
-        .env_remove("TWILIO_REGION")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
+    stack.run_python(script, &[("KEYS", &keys.to_string())])
 }
 
 fn assert_no_vault_key(received: &[Value], keys: &Value) {
