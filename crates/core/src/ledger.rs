@@ -119,34 +119,6 @@ pub fn reserve<H: SharedData + ?Sized>(
     })
 }
 
-/// Reserves everything left in the lease (for a call that cannot say its cost up front).
-/// Reserves nothing, and says so, when the lease is empty.
-pub fn reserve_remaining<H: SharedData + ?Sized>(
-    host: &H,
-    key_id: &str,
-    day: u32,
-) -> Result<Reservation, LedgerError> {
-    let mut taken = 0;
-    let outcome = update(host, &budget_key(key_id), MAX_CAS_ATTEMPTS, |r| {
-        let room = if r.day == day { r.room() } else { 0 };
-        if room == 0 {
-            return Err(1);
-        }
-        taken = room;
-        Ok(BudgetRecord {
-            reserved: r.reserved.saturating_add(room),
-            ..r
-        })
-    })?;
-    Ok(match outcome {
-        Ok(record) => Reservation::Reserved {
-            amount: taken,
-            record,
-        },
-        Err(shortfall) => Reservation::Short { shortfall },
-    })
-}
-
 /// Replaces a reservation with the actual cost. The reservation may have been made on an
 /// earlier day (a call across midnight): the record carries it over, so it is released there.
 pub fn settle<H: SharedData + ?Sized>(

@@ -195,20 +195,6 @@ fn release_gives_back_only_what_is_unused() {
 }
 
 #[test]
-fn reserve_remaining_takes_the_whole_room() {
-    let h = host_with(500);
-    reserve(&h, KEY, DAY, 100).unwrap();
-    let Reservation::Reserved { amount, .. } = reserve_remaining(&h, KEY, DAY).unwrap() else {
-        panic!("expected a reservation");
-    };
-    assert_eq!(amount, 400);
-    assert_eq!(
-        reserve_remaining(&h, KEY, DAY).unwrap(),
-        Reservation::Short { shortfall: 1 }
-    );
-}
-
-#[test]
 fn ensure_record_never_overwrites() {
     let h = host_with(500);
     reserve(&h, KEY, DAY, 100).unwrap();
