@@ -5,6 +5,7 @@
 
 pub mod answer;
 pub mod audit;
+pub mod backoff;
 pub mod body;
 pub mod config;
 pub mod cost;

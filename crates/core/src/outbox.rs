@@ -3,13 +3,14 @@
 //! Records it cannot keep are counted, never dropped silently.
 
 use crate::audit::AuditAck;
+use crate::backoff::Backoff;
 use std::collections::VecDeque;
 
 /// Records kept while the control plane is away (about 300 bytes each).
 pub const DEFAULT_CAPACITY: usize = 100_000;
 /// Records in one batch.
 pub const DEFAULT_BATCH: usize = 500;
-/// Longest pause between failed sends.
+/// Longest pause between failed sends (jitter included).
 pub const MAX_BACKOFF_MS: u64 = 5_000;
 /// An empty batch (the counters alone) goes out this often, so gaps and drops are known.
 pub const HEARTBEAT_MS: u64 = 5_000;
@@ -26,7 +27,8 @@ pub struct Outbox {
     in_flight: Option<u64>,
     next_attempt_at_ms: u64,
     last_sent_at_ms: Option<u64>,
-    failures: u32,
+    /// Built at the first failed send, from the sync configuration's `retry_ms`.
+    backoff: Option<Backoff>,
 }
 
 impl Outbox {
@@ -40,7 +42,7 @@ impl Outbox {
             in_flight: None,
             next_attempt_at_ms: 0,
             last_sent_at_ms: None,
-            failures: 0,
+            backoff: None,
         }
     }
 
@@ -123,14 +125,16 @@ impl Outbox {
                 {
                     self.buffer.pop_front();
                 }
-                self.failures = 0;
+                if let Some(b) = self.backoff.as_mut() {
+                    b.succeeded();
+                }
                 self.next_attempt_at_ms = now_ms;
             }
             None => {
-                self.failures = self.failures.saturating_add(1);
-                let pause = retry_ms
-                    .saturating_mul(1u64 << self.failures.min(6))
-                    .min(MAX_BACKOFF_MS);
+                let pause = self
+                    .backoff
+                    .get_or_insert_with(|| Backoff::new(retry_ms, MAX_BACKOFF_MS))
+                    .failed();
                 self.next_attempt_at_ms = now_ms.saturating_add(pause);
             }
         }

@@ -1,23 +1,25 @@
 //! The sync service's state machine: when to long-poll the control plane for a snapshot, and
 //! what to write to shared data with each answer. The wasm adapter only performs the calls.
 
+use crate::backoff::Backoff;
 use crate::config::{SyncConfig, MAX_WAIT_MS, SNAPSHOT_PATH};
 use crate::snapshot::{Snapshot, SyncStatus};
 use std::collections::HashSet;
 
 /// Slack added to the long-poll's own wait before the gateway gives up on a call.
 pub const CALL_TIMEOUT_SLACK_MS: u64 = 5_000;
-/// Longest pause between failed polls.
+/// Longest pause between failed polls (jitter included).
 pub const MAX_BACKOFF_MS: u64 = 5_000;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct SyncState {
     held_version: u64,
     /// Keys whose budget record this process has created.
     known_keys: HashSet<String>,
     in_flight: bool,
     next_poll_at_ms: u64,
-    failures: u32,
+    /// Built at the first failure, from the configuration's `retry_ms`.
+    backoff: Option<Backoff>,
 }
 
 /// What to do with an answer from the control plane.
@@ -82,7 +84,7 @@ impl SyncState {
         match status {
             200 => match serde_json::from_slice::<Snapshot>(body) {
                 Ok(snapshot) => {
-                    self.failures = 0;
+                    self.succeeded();
                     self.next_poll_at_ms = now_ms;
                     self.held_version = snapshot.version;
                     let new_keys = snapshot
@@ -108,7 +110,7 @@ impl SyncState {
                 }
             },
             304 if self.held_version > 0 => {
-                self.failures = 0;
+                self.succeeded();
                 self.next_poll_at_ms = now_ms;
                 SyncEffect::Confirm {
                     status: SyncStatus {
@@ -133,12 +135,17 @@ impl SyncState {
     }
 
     fn back_off(&mut self, now_ms: u64, config: &SyncConfig) {
-        self.failures = self.failures.saturating_add(1);
-        let pause = config
-            .retry_ms
-            .saturating_mul(u64::from(self.failures.min(10)))
-            .min(MAX_BACKOFF_MS);
+        let pause = self
+            .backoff
+            .get_or_insert_with(|| Backoff::new(config.retry_ms, MAX_BACKOFF_MS))
+            .failed();
         self.next_poll_at_ms = now_ms.saturating_add(pause);
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(b) = self.backoff.as_mut() {
+            b.succeeded();
+        }
     }
 }
 

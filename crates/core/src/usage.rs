@@ -1,6 +1,7 @@
 //! The sync service's usage reporting: which keys to report and when, which idle leases to
 //! offer back, and what to do with the control plane's answer.
 
+use crate::backoff::Backoff;
 use crate::lease::{KeyUsage, UsageAnswer, UsageReport};
 use crate::ledger::BudgetRecord;
 use std::collections::{BTreeSet, HashMap};
@@ -13,6 +14,8 @@ pub const IDLE_AFTER_MS: u64 = 2_000;
 pub const MAX_KEYS_PER_REPORT: usize = 1_000;
 /// A report goes out at least this often, so the control plane knows the instance is alive.
 pub const HEARTBEAT_MS: u64 = 5_000;
+/// Longest pause after failed reports (jitter included); the first is 1–2 report intervals.
+pub const MAX_BACKOFF_MS: u64 = 5_000;
 
 #[derive(Debug, Default)]
 pub struct UsageTracker {
@@ -26,6 +29,8 @@ pub struct UsageTracker {
     next_report_at_ms: u64,
     /// `None` until the first report: that one announces the instance.
     last_report_at_ms: Option<u64>,
+    /// Built at the first failed report.
+    backoff: Option<Backoff>,
 }
 
 impl UsageTracker {
@@ -101,6 +106,9 @@ impl UsageTracker {
         let sent = self.in_flight.take().unwrap_or_default();
         match answer {
             Some(a) => {
+                if let Some(b) = self.backoff.as_mut() {
+                    b.succeeded();
+                }
                 self.next_report_at_ms = now_ms + REPORT_INTERVAL_MS;
                 // Released keys changed: report them at once.
                 for k in &a.release {
@@ -113,7 +121,11 @@ impl UsageTracker {
             }
             None => {
                 self.dirty.extend(sent);
-                self.next_report_at_ms = now_ms + REPORT_INTERVAL_MS * 4;
+                let pause = self
+                    .backoff
+                    .get_or_insert_with(|| Backoff::new(REPORT_INTERVAL_MS, MAX_BACKOFF_MS))
+                    .failed();
+                self.next_report_at_ms = now_ms.saturating_add(pause);
                 Vec::new()
             }
         }
@@ -180,12 +192,12 @@ mod tests {
         t.build_report(REPORT_INTERVAL_MS, "gw", "i1", |_| rec(10));
         t.on_answer(REPORT_INTERVAL_MS, None);
         assert!(
-            !t.report_due(REPORT_INTERVAL_MS * 2),
-            "a failed report backs off"
+            !t.report_due(REPORT_INTERVAL_MS * 2 - 1),
+            "a failed report backs off at least one interval"
         );
         assert!(
-            t.report_due(REPORT_INTERVAL_MS * 5),
-            "the key is reported again"
+            t.report_due(REPORT_INTERVAL_MS * 3),
+            "the key is reported again within two intervals"
         );
         t.build_report(REPORT_INTERVAL_MS * 5, "gw", "i1", |_| rec(10));
         let release = t.on_answer(
