@@ -1,5 +1,5 @@
-//! The HTTP filter. Per worker VM: the policy index (rebuilt only when the snapshot version
-//! changes), how to reach the control plane, settlements waiting to be retried, and the records
+//! The HTTP filter. Per worker VM: the policy index (the keys requests presented, each read
+//! from its shared-data slot only when the policy version moved), how to reach the control plane, settlements waiting to be retried, and the records
 //! waiting to go to the sync service (batched: every enqueue wakes Envoy's main thread). Per
 //! request: a [`stream::Stream`].
 
@@ -11,8 +11,9 @@ use crate::host::{self, Shared};
 use keybrake_core::audit::AUDIT_QUEUE;
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::handoff::Handoff;
+use keybrake_core::key::VaultKeyId;
 use keybrake_core::ledger;
-use keybrake_core::snapshot::{PolicyIndex, Snapshot, SyncStatus, SHARED_SNAPSHOT_KEY};
+use keybrake_core::snapshot::{PolicyIndex, SyncStatus};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -30,8 +31,9 @@ pub struct FilterRoot {
 /// What the streams of one worker share (a VM is single-threaded).
 pub struct VmState {
     pub config: FilterConfig,
+    /// `None` until the first request.
     index: Option<PolicyIndex>,
-    /// The last version that failed to parse, so it is not retried on every request.
+    /// The last status version whose policy could not be read, so it is logged once.
     rejected_version: Option<u64>,
     dataplane: Option<DataplaneInfo>,
     vm_id: String,
@@ -81,37 +83,29 @@ impl FilterRoot {
 }
 
 impl VmState {
-    /// Brings the index up to `status.version` when it is behind; returns it if one is loaded.
-    fn policy(&mut self, status: SyncStatus) -> Option<&PolicyIndex> {
-        let current = self.index.as_ref().map_or(0, |i| i.version);
-        if current < status.version && self.rejected_version != Some(status.version) {
-            let parsed = host::shared_data(SHARED_SNAPSHOT_KEY)
-                .ok_or_else(|| "no snapshot in shared data".to_owned())
-                .and_then(|raw| {
-                    serde_json::from_slice::<Snapshot>(&raw).map_err(|e| e.to_string())
-                });
-            match parsed {
-                Ok(snapshot) => {
-                    let index = PolicyIndex::build(snapshot);
-                    if index.skipped > 0 {
-                        log::warn!(
-                            "keybrake: {} invalid key entries skipped in snapshot {}",
-                            index.skipped,
-                            index.version
-                        );
-                    }
-                    self.index = Some(index);
-                }
-                Err(e) => {
+    /// Brings the index up to `status` for the keys a request presents; `None` when the
+    /// policy cannot be read from shared data (the call is refused `policy_unavailable`).
+    fn policy(&mut self, status: SyncStatus, keys: &[VaultKeyId]) -> Option<&PolicyIndex> {
+        let index = self.index.get_or_insert_with(PolicyIndex::default);
+        let mut result = index.refresh(&Shared, status, keys.first());
+        for id in keys.iter().skip(1) {
+            if result.is_ok() {
+                result = index.refresh(&Shared, status, Some(id));
+            }
+        }
+        match result {
+            Ok(()) => self.index.as_ref(),
+            Err(e) => {
+                if self.rejected_version != Some(status.version) {
                     log::error!(
-                        "keybrake: snapshot {} unreadable, keeping the previous one: {e}",
+                        "keybrake: policy version {} unreadable: {e}",
                         status.version
                     );
                     self.rejected_version = Some(status.version);
                 }
+                None
             }
         }
-        self.index.as_ref()
     }
 
     /// How to reach the control plane, read once from what the sync service published.

@@ -1,5 +1,6 @@
-//! The sync service (bootstrap singleton): long-polls the control plane for the policy
-//! snapshot, creates the budget records of new keys, and reports their usage back.
+//! The sync service (bootstrap singleton): long-polls the control plane for policy (a full
+//! snapshot first, then deltas), publishes it into shared data key slot by key slot, creates
+//! the budget records of new keys, sweeps out keys long expired, and reports usage back.
 
 use crate::host::{self, Shared};
 use keybrake_core::audit::{AuditAck, AUDIT_PATH, AUDIT_QUEUE};
@@ -7,9 +8,10 @@ use keybrake_core::config::{DataplaneInfo, SyncConfig, SHARED_DATAPLANE_KEY, USA
 use keybrake_core::handoff;
 use keybrake_core::key::random_hex;
 use keybrake_core::lease::{UsageAnswer, USAGE_PATH};
-use keybrake_core::ledger::{self, day_of};
+use keybrake_core::ledger;
 use keybrake_core::outbox::Outbox;
-use keybrake_core::snapshot::{SHARED_SNAPSHOT_KEY, SHARED_STATUS_KEY};
+use keybrake_core::shared_policy::{Publisher, RETAIN_AFTER_EXPIRY_MS};
+use keybrake_core::snapshot::SHARED_STATUS_KEY;
 use keybrake_core::sync::{SyncEffect, SyncState};
 use keybrake_core::usage::UsageTracker;
 use proxy_wasm::hostcalls;
@@ -19,11 +21,14 @@ use std::time::Duration;
 /// How often the service checks whether a poll or a report is due.
 pub const TICK: Duration = Duration::from_millis(50);
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Occupied key slots the sweep of long-expired keys looks at per tick (about 320 a second).
+const SWEEP_SLOTS_PER_TICK: usize = 16;
 
 pub struct SyncService {
     config: SyncConfig,
     info: DataplaneInfo,
     state: SyncState,
+    publisher: Publisher,
     usage: UsageTracker,
     poll_in_flight: Option<u32>,
     report_in_flight: Option<u32>,
@@ -63,6 +68,7 @@ impl SyncService {
             config,
             info,
             state: SyncState::default(),
+            publisher: Publisher::default(),
             usage: UsageTracker::default(),
             poll_in_flight: None,
             report_in_flight: None,
@@ -115,6 +121,8 @@ impl SyncService {
         if self.outbox.send_due(now) {
             self.ship_audit(now);
         }
+        self.publisher
+            .sweep(&Shared, now, RETAIN_AFTER_EXPIRY_MS, SWEEP_SLOTS_PER_TICK);
     }
 
     /// Workers name keys whose record changed; the queue is drained on ticks and on wake-ups.
@@ -270,24 +278,28 @@ impl SyncService {
         let (status, body) = host::call_answer(num_headers, body_size);
         let now = host::now_ms();
         match self.state.on_answer(now, &self.config, status, &body) {
-            SyncEffect::StoreSnapshot { status, new_keys } => {
-                // Records first, then the snapshot, then the status: a worker that sees a key
-                // in the policy always finds its budget record.
-                let day = day_of(now);
-                for key_id in &new_keys {
-                    if let Err(e) = ledger::ensure_record(&Shared, key_id, day) {
-                        log::error!(
-                            "keybrake sync: cannot create the budget record of {key_id}: {e}"
+            SyncEffect::Publish { status, update } => {
+                // Budget records and slots first, then the status: a worker that sees the
+                // version finds every key of it and its record.
+                match self
+                    .publisher
+                    .apply(&Shared, &update, now, RETAIN_AFTER_EXPIRY_MS)
+                {
+                    Ok(applied) => {
+                        let _ = host::set_shared_data(SHARED_STATUS_KEY, &status.encode());
+                        log::info!(
+                            "keybrake sync: policy version {} published ({}, {} keys in {} slots{})",
+                            status.version,
+                            if update.base.is_some() { "delta" } else { "full" },
+                            applied.keys,
+                            applied.slots,
+                            if applied.globals { ", credentials, rates and prices" } else { "" }
                         );
                     }
-                }
-                if host::set_shared_data(SHARED_SNAPSHOT_KEY, &body).is_ok() {
-                    let _ = host::set_shared_data(SHARED_STATUS_KEY, &status.encode());
-                    log::info!(
-                        "keybrake sync: snapshot version {} published ({} new keys)",
-                        status.version,
-                        new_keys.len()
-                    );
+                    Err(e) => {
+                        log::error!("keybrake sync: cannot publish policy version {}: {e}; asking for all of it", status.version);
+                        self.state.publish_failed(now, &self.config);
+                    }
                 }
             }
             SyncEffect::Confirm { status } => {

@@ -167,8 +167,11 @@ impl Stream {
         vm.retry_pending_settlements();
         let max_age = vm.config.max_snapshot_age_ms;
         let can_hold_for_body = vm.config.headers_pause_delivers_body;
+        let presented = decide::presented_key_ids(authorization.as_deref());
         let index = match status {
-            Some(s) if decide::policy_available(status, now_ms, max_age) => vm.policy(s),
+            Some(s) if decide::policy_available(status, now_ms, max_age) => {
+                vm.policy(s, &presented)
+            }
             _ => None,
         };
         let Some(index) = index else {

@@ -92,7 +92,10 @@ pub struct Inner {
 pub struct Counters {
     pub admin_auth_failures: AtomicU64,
     pub dataplane_auth_failures: AtomicU64,
+    /// Full snapshots sent to gateways.
     pub snapshots_served: AtomicU64,
+    /// Deltas (changes since a gateway's version) sent to gateways.
+    pub deltas_served: AtomicU64,
     pub propagation_timeouts: AtomicU64,
     pub lease_grants: AtomicU64,
     pub lease_denials: AtomicU64,

@@ -100,6 +100,17 @@ pub(crate) fn bump_version(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreE
     to_u64(v, "meta")
 }
 
+/// Bumps `snapshot_version` for a change to what is not per key (credentials, rates, prices),
+/// and records it as `globals_version`, inside the caller's transaction; returns the new value.
+pub(crate) fn bump_globals(tx: &rusqlite::Transaction<'_>) -> Result<u64, StoreError> {
+    let version = bump_version(tx)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'globals_version'",
+        [to_i64(version)?],
+    )?;
+    Ok(version)
+}
+
 pub(crate) fn to_u64(v: i64, table: &'static str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt {
         table,
@@ -124,7 +135,55 @@ pub struct SnapshotSource {
     pub prices: Vec<PriceRow>,
 }
 
+/// What a delta is built from: the keys changed after `base`, and the credentials, rates and
+/// prices when any of them changed after `base` too.
+#[derive(Debug)]
+pub struct DeltaSource {
+    pub version: u64,
+    pub base: u64,
+    pub keys: Vec<KeyRow>,
+    /// `None` when credentials, rates and prices are as they were at `base`.
+    pub globals: Option<(Vec<SealedCredential>, Vec<RateRow>, Vec<PriceRow>)>,
+}
+
 impl Store {
+    /// The changes since `base`, read consistently; `None` when a delta cannot be built from
+    /// `base` (0, or a version this database never reached: the gateway needs everything).
+    /// Keys expired for longer than `retain_after_expiry_ms` are left out, as in a snapshot.
+    pub async fn delta_source(
+        &self,
+        base: u64,
+        now_ms: u64,
+        retain_after_expiry_ms: u64,
+    ) -> Result<Option<DeltaSource>, StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let version = read_version(&tx)?;
+            if base == 0 || base > version {
+                return Ok(None);
+            }
+            let globals_version: i64 = tx.query_row(
+                "SELECT value FROM meta WHERE name = 'globals_version'",
+                [],
+                |r| r.get(0),
+            )?;
+            let globals = if to_u64(globals_version, "meta")? > base {
+                Some((vendors::all(&tx)?, rates::all(&tx)?, prices::all(&tx)?))
+            } else {
+                None
+            };
+            let source = DeltaSource {
+                version,
+                base,
+                keys: keys::changed_keys(&tx, base, now_ms, retain_after_expiry_ms)?,
+                globals,
+            };
+            tx.commit()?;
+            Ok(Some(source))
+        })
+        .await
+    }
+
     /// Reads the current version with every key not expired for longer than
     /// `retain_after_expiry_ms`, every sealed credential, every rate and every price override, consistently.
     pub async fn snapshot_source(

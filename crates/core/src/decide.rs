@@ -4,7 +4,7 @@
 use crate::cost;
 use crate::deny::DenyReason;
 use crate::endpoint::{join_path, NormalizedPath};
-use crate::key::VaultKey;
+use crate::key::{VaultKey, VaultKeyId};
 use crate::snapshot::{IndexedKey, PolicyIndex, SyncStatus};
 use crate::vendor::Vendor;
 
@@ -66,6 +66,28 @@ pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
         .position(|&b| b == b'/' || b == b'?')
         .unwrap_or(rest.len());
     Vendor::route(std::str::from_utf8(&rest[..end]).ok()?).map(|(v, _)| v)
+}
+
+/// The ids of the vault keys an `Authorization` value could present, in any vendor's form
+/// (at most two: a Basic credential's user and password). A worker brings these keys' policy
+/// up to date before [`decide`], which then reads the one the request's vendor presents.
+pub fn presented_key_ids(authorization: Option<&[u8]>) -> Vec<VaultKeyId> {
+    let mut ids: Vec<VaultKeyId> = Vec::new();
+    let Some(a) = authorization else {
+        return ids;
+    };
+    for vendor in Vendor::ALL {
+        let id = vendor
+            .presented_key(a)
+            .and_then(|k| VaultKey::parse(&k).ok())
+            .map(|k| k.id().clone());
+        if let Some(id) = id {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
 }
 
 /// Twilio puts the account SID in the path (`/2010-04-01/Accounts/{Sid}/…`); an agent holds

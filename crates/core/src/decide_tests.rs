@@ -385,6 +385,7 @@ fn policy_availability() {
         Some(SyncStatus {
             version,
             confirmed_at_ms: at,
+            globals_version: version,
         })
     };
     assert!(!policy_available(None, NOW, 1000), "no snapshot yet");

@@ -21,6 +21,7 @@ pub mod money;
 pub mod outbox;
 pub mod prices;
 pub mod redact;
+pub mod shared_policy;
 pub mod sms;
 pub mod snapshot;
 pub mod sync;

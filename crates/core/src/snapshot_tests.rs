@@ -91,9 +91,15 @@ fn sync_status_encoding_and_freshness() {
     let s = SyncStatus {
         version: 42,
         confirmed_at_ms: 1_000,
+        globals_version: 40,
     };
     assert_eq!(SyncStatus::decode(&s.encode()), Some(s));
     assert_eq!(SyncStatus::decode(&[1, 2, 3]), None);
+    assert_eq!(
+        SyncStatus::decode(&s.encode()[..16]),
+        None,
+        "a status without the globals version is not read as one with version 0"
+    );
     assert!(s.is_fresh(1_500, 500));
     assert!(!s.is_fresh(1_501, 500));
     assert!(s.is_fresh(0, 0), "a clock behind the record is not stale");

@@ -4,6 +4,11 @@
 //! `200` with the snapshot as soon as its version differs from `after` (a gateway ahead of us,
 //! say after the database was restored, gets ours rather than waiting forever); otherwise the
 //! request waits up to `wait_ms` for a change and then answers `304` with an empty body.
+//!
+//! With `delta=1` (data plane v2 gateways) the `200` carries only what changed since `after`:
+//! a [`keybrake_core::shared_policy::PolicyUpdate`] with `"base": after`, the keys issued or
+//! revoked since, and credentials, rates and prices only if one of them changed. A gateway
+//! holding nothing (`after=0`) or a version this database never reached gets the full snapshot.
 
 use crate::error::ApiError;
 use crate::extract::query_pairs;
@@ -28,12 +33,15 @@ struct Poll {
     after: u64,
     /// At most [`MAX_WAIT_MS`].
     wait_ms: u64,
+    /// The gateway applies deltas (`delta=1`).
+    delta: bool,
 }
 
 fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
     let mut gateway = None;
     let mut after = 0;
     let mut wait_ms = DEFAULT_WAIT_MS;
+    let mut delta = false;
     for (name, value) in query_pairs(query) {
         let number = |field: &str| {
             value.parse::<u64>().map_err(|_| {
@@ -44,6 +52,7 @@ fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
             "gateway" => gateway = Some(value.clone()),
             "after" => after = number("after")?,
             "wait_ms" => wait_ms = number("wait_ms")?.min(MAX_WAIT_MS),
+            "delta" => delta = value == "1",
             // Newer gateways may send more; ignoring it keeps old control planes usable.
             _ => {}
         }
@@ -59,6 +68,7 @@ fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
         gateway,
         after,
         wait_ms,
+        delta,
     })
 }
 
@@ -84,13 +94,33 @@ pub async fn snapshot(
     if !changed {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let snap = snapshot::build(&state).await?;
-    let body = serde_json::to_vec(&snap).map_err(ApiError::internal)?;
-    state
-        .counters
-        .snapshots_served
-        .fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(gateway = %poll.gateway, version = snap.version, "sent snapshot");
+    let delta = if poll.delta {
+        snapshot::build_delta(&state, poll.after).await?
+    } else {
+        None
+    };
+    let (body, version, kind) = match delta {
+        Some(update) => (
+            serde_json::to_vec(&update).map_err(ApiError::internal)?,
+            update.version,
+            "delta",
+        ),
+        None => {
+            let snap = snapshot::build(&state).await?;
+            (
+                serde_json::to_vec(&snap).map_err(ApiError::internal)?,
+                snap.version,
+                "full",
+            )
+        }
+    };
+    let counter = if kind == "delta" {
+        &state.counters.deltas_served
+    } else {
+        &state.counters.snapshots_served
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(gateway = %poll.gateway, version, kind, bytes = body.len(), "sent policy");
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from(body),

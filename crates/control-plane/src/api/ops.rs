@@ -88,8 +88,15 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         &mut out,
         "keybrake_snapshots_served_total",
         "counter",
-        "Snapshots sent to gateways.",
+        "Full policy snapshots sent to gateways.",
         c.snapshots_served.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "keybrake_deltas_served_total",
+        "counter",
+        "Policy deltas (the changes since a gateway's version) sent to gateways.",
+        c.deltas_served.load(Ordering::Relaxed),
     );
     metric(
         &mut out,

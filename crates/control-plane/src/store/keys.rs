@@ -156,6 +156,22 @@ pub(crate) fn snapshot_keys(
     collect(conn, &sql, [horizon])
 }
 
+/// Keys changed (issued or revoked) after snapshot version `base`, except those expired for
+/// longer than `retain_after_expiry_ms`, oldest change first.
+pub(crate) fn changed_keys(
+    conn: &Connection,
+    base: u64,
+    now_ms: u64,
+    retain_after_expiry_ms: u64,
+) -> Result<Vec<KeyRow>, StoreError> {
+    let horizon = to_i64(now_ms.saturating_sub(retain_after_expiry_ms))?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM vault_keys WHERE changed_version > ?1 AND expires_at_ms > ?2 \
+         ORDER BY changed_version, key_id"
+    );
+    collect(conn, &sql, params![to_i64(base)?, horizon])
+}
+
 // === impl Store ===
 
 impl Store {
@@ -168,8 +184,9 @@ impl Store {
                 detail: e.to_string(),
             })?;
             let tx = conn.transaction()?;
+            let version = bump_version(&tx)?;
             tx.execute(
-                &format!("INSERT INTO vault_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                &format!("INSERT INTO vault_keys ({COLUMNS}, changed_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     key.key_id.as_str(),
                     key.secret_sha256,
@@ -180,9 +197,9 @@ impl Store {
                     to_i64(key.created_at_ms)?,
                     to_i64(key.expires_at_ms)?,
                     key.revoked_at_ms.map(to_i64).transpose()?,
+                    to_i64(version)?,
                 ],
             )?;
-            let version = bump_version(&tx)?;
             tx.commit()?;
             Ok(version)
         })
@@ -249,7 +266,16 @@ impl Store {
                 "UPDATE vault_keys SET revoked_at_ms = ?2 WHERE key_id = ?1 AND revoked_at_ms IS NULL",
                 params![key_id.as_str(), to_i64(now_ms)?],
             )?;
-            let version = if changed > 0 { Some(bump_version(&tx)?) } else { None };
+            let version = if changed > 0 {
+                let version = bump_version(&tx)?;
+                tx.execute(
+                    "UPDATE vault_keys SET changed_version = ?2 WHERE key_id = ?1",
+                    params![key_id.as_str(), to_i64(version)?],
+                )?;
+                Some(version)
+            } else {
+                None
+            };
             let row = get(&tx, &key_id)?;
             tx.commit()?;
             Ok(row.map(|row| Revoked { row, version }))

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_prices.sql"),
     include_str!("../../migrations/0004_audit.sql"),
     include_str!("../../migrations/0005_over_reserved.sql"),
+    include_str!("../../migrations/0006_deltas.sql"),
 ];
 
 /// Applies every migration the database has not seen, in one write transaction taken before

@@ -1,6 +1,6 @@
 //! Price overrides, one row per vendor with any set (see `crate::prices`).
 
-use super::{bump_version, to_i64, to_u64, Store, StoreError};
+use super::{bump_globals, to_i64, to_u64, Store, StoreError};
 use crate::prices::PriceOverrides;
 use keybrake_core::Vendor;
 use rusqlite::{params, Connection};
@@ -63,7 +63,7 @@ impl Store {
                     to_i64(row.updated_at_ms)?
                 ],
             )?;
-            let version = bump_version(&tx)?;
+            let version = bump_globals(&tx)?;
             tx.commit()?;
             Ok(version)
         })
@@ -80,7 +80,7 @@ impl Store {
                 [vendor.as_str()],
             )?;
             let version = if removed > 0 {
-                Some(bump_version(&tx)?)
+                Some(bump_globals(&tx)?)
             } else {
                 None
             };

@@ -1,6 +1,6 @@
 //! Operator-set conversion rates, one row per currency. USD is built in and never stored.
 
-use super::{bump_version, to_i64, to_u64, Store, StoreError};
+use super::{bump_globals, to_i64, to_u64, Store, StoreError};
 use keybrake_core::currency::RateEntry;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -85,7 +85,7 @@ impl Store {
                     to_i64(row.updated_at_ms)?
                 ],
             )?;
-            let version = bump_version(&tx)?;
+            let version = bump_globals(&tx)?;
             tx.commit()?;
             Ok(RateChange { row, version })
         })
@@ -103,7 +103,7 @@ impl Store {
                 "DELETE FROM conversion_rates WHERE currency = ?1",
                 [&currency],
             )?;
-            let version = bump_version(&tx)?;
+            let version = bump_globals(&tx)?;
             tx.commit()?;
             Ok(Some(RateChange { row, version }))
         })

@@ -1,6 +1,6 @@
 //! Vendor credential rows, sealed before they get here (see `crate::crypto`).
 
-use super::{bump_version, to_i64, to_u64, Store, StoreError};
+use super::{bump_globals, to_i64, to_u64, Store, StoreError};
 use keybrake_core::Vendor;
 use rusqlite::{params, Connection};
 
@@ -60,7 +60,7 @@ impl Store {
                     to_i64(sealed.updated_at_ms)?,
                 ],
             )?;
-            let version = bump_version(&tx)?;
+            let version = bump_globals(&tx)?;
             tx.commit()?;
             Ok(version)
         })

@@ -6,6 +6,7 @@
 
 use crate::support::{eventually, As, TestApp, T0_MS};
 use axum::http::{header, Method, StatusCode};
+use keybrake_core::shared_policy::PolicyUpdate;
 use keybrake_core::{Snapshot, VaultKey};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -338,4 +339,92 @@ async fn a_silent_gateway_delays_a_change_only_up_to_the_wait() {
     let start = Instant::now();
     app.issue_stripe("run/fast").await;
     assert_eq!(start.elapsed(), Duration::ZERO, "no wait");
+}
+
+fn update(r: &crate::support::Reply) -> PolicyUpdate {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[tokio::test]
+async fn a_v2_gateway_gets_only_the_keys_changed_since_its_version() {
+    let app = TestApp::new().await;
+    let old = app.issue_stripe("run/old").await;
+    let full = update(&app.poll_delta("gw-d", 0, 0).await);
+    assert_eq!(full.base, None, "after=0 gets everything");
+    assert_eq!(full.keys.len(), 1);
+    assert!(full.credentials.is_some());
+    let held = full.version;
+
+    let new = app.issue_stripe("run/new").await;
+    let old_id = old["key_id"].as_str().unwrap();
+    app.call(
+        As::Admin,
+        Method::DELETE,
+        &format!("/vault/keys/{old_id}"),
+        None,
+    )
+    .await;
+    let delta = update(&app.poll_delta("gw-d", held, 0).await);
+    assert_eq!(delta.base, Some(held));
+    assert_eq!(delta.version, app.state.version());
+    let mut changed: Vec<(&str, bool)> = delta
+        .keys
+        .iter()
+        .map(|k| (k.key_id.as_str(), k.revoked))
+        .collect();
+    changed.sort();
+    let mut want = vec![(old_id, true), (new["key_id"].as_str().unwrap(), false)];
+    want.sort();
+    assert_eq!(
+        changed, want,
+        "the new key and the revoked one, nothing else"
+    );
+    assert!(
+        delta.credentials.is_none() && delta.rates.is_none() && delta.prices.is_none(),
+        "credentials, rates and prices did not change: {delta:?}"
+    );
+    let metrics = app.get("/metrics").await.text();
+    assert!(
+        metrics.contains("keybrake_deltas_served_total 1\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_delta_carries_credentials_rates_and_prices_when_one_of_them_changed() {
+    let app = TestApp::new().await;
+    let held = app.state.version();
+    let body = serde_json::json!({"api_key": "sk_test_rotated"});
+    app.call(
+        As::Admin,
+        Method::PUT,
+        "/vendors/stripe/credentials",
+        Some(&body),
+    )
+    .await;
+    let delta = update(&app.poll_delta("gw-g", held, 0).await);
+    assert_eq!(delta.base, Some(held));
+    assert!(delta.keys.is_empty());
+    let credentials = delta.credentials.expect("credentials changed");
+    assert!(credentials
+        .iter()
+        .any(|c| c.authorization() == "Bearer sk_test_rotated"));
+    assert!(delta.rates.is_some() && delta.prices.is_some());
+    // The next delta, from the version that holds the rotation, carries none of it.
+    let again = app.poll_delta("gw-g", delta.version, 0).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn a_gateway_ahead_of_the_database_gets_everything_not_a_delta() {
+    let app = TestApp::new().await;
+    app.issue_stripe("run/a").await;
+    let ahead = app.state.version() + 100;
+    let r = update(&app.poll_delta("gw-x", ahead, 0).await);
+    assert_eq!(r.base, None);
+    assert_eq!(r.keys.len(), 1);
+    // An old gateway (no `delta=1`) keeps getting the full snapshot it always did.
+    let snap = snapshot(&app.poll("gw-old", 1, 0).await);
+    assert_eq!(snap.keys.len(), 1);
 }

@@ -196,6 +196,14 @@ impl TestApp {
         self.call(As::Gateway, Method::GET, &uri, None).await
     }
 
+    /// Polls as a data plane v2 gateway, which applies deltas (`delta=1`).
+    pub async fn poll_delta(&self, gateway: &str, after: u64, wait_ms: u64) -> Reply {
+        let uri = format!(
+            "/dataplane/v1/snapshot?gateway={gateway}&after={after}&wait_ms={wait_ms}&delta=1"
+        );
+        self.call(As::Gateway, Method::GET, &uri, None).await
+    }
+
     /// Every byte SQLite has written: the database file and its write-ahead log.
     pub fn db_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
