@@ -7,7 +7,7 @@ use keybrake_core::audit::{AuditAck, AUDIT_PATH, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, SyncConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::handoff;
 use keybrake_core::key::random_hex;
-use keybrake_core::lease::{UsageAnswer, USAGE_PATH};
+use keybrake_core::lease::{LeaseGrant, LeaseRequest, UsageAnswer, LEASE_PATH, USAGE_PATH};
 use keybrake_core::ledger;
 use keybrake_core::outbox::Outbox;
 use keybrake_core::shared_policy::{Publisher, RETAIN_AFTER_EXPIRY_MS};
@@ -21,6 +21,8 @@ use std::time::Duration;
 /// How often the service checks whether a poll or a report is due.
 pub const TICK: Duration = Duration::from_millis(50);
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lease top-ups in flight at once; more wait for the next report.
+const MAX_TOP_UPS_IN_FLIGHT: usize = 8;
 /// Occupied key slots the sweep of long-expired keys looks at per tick (about 320 a second).
 const SWEEP_SLOTS_PER_TICK: usize = 16;
 
@@ -32,6 +34,8 @@ pub struct SyncService {
     usage: UsageTracker,
     poll_in_flight: Option<u32>,
     report_in_flight: Option<u32>,
+    /// Lease top-ups in flight: call token → key id.
+    top_ups_in_flight: Vec<(u32, String)>,
     queue: Option<u32>,
     audit_queue: Option<u32>,
     outbox: Outbox,
@@ -72,6 +76,7 @@ impl SyncService {
             usage: UsageTracker::default(),
             poll_in_flight: None,
             report_in_flight: None,
+            top_ups_in_flight: Vec::new(),
             queue: None,
         })
     }
@@ -255,6 +260,9 @@ impl SyncService {
         } else if self.report_in_flight == Some(token) {
             self.report_in_flight = None;
             self.on_report_answer(num_headers, body_size);
+        } else if let Some(i) = self.top_ups_in_flight.iter().position(|(t, _)| *t == token) {
+            let (_, key_id) = self.top_ups_in_flight.swap_remove(i);
+            self.on_top_up_answer(&key_id, num_headers, body_size);
         } else if self.audit_in_flight == Some(token) {
             self.audit_in_flight = None;
             let (status, body) = host::call_answer(num_headers, body_size);
@@ -324,10 +332,77 @@ impl SyncService {
         if answer.is_none() {
             log::warn!("keybrake sync: usage report not accepted (status {status}); will resend");
         }
+        let accepted = answer.is_some();
         for key_id in self.usage.on_answer(now, answer) {
             if let Err(e) = ledger::release(&Shared, &key_id, 0) {
                 log::warn!("keybrake sync: cannot release the lease of {key_id}: {e}");
             }
+        }
+        if accepted {
+            self.top_up();
+        }
+    }
+
+    /// Asks for more lease for busy keys below their low-water mark, so that their calls find
+    /// room in the local lease instead of waiting on the control plane.
+    fn top_up(&mut self) {
+        let wants = self.usage.top_ups(|k| ledger::read(&Shared, k).ok());
+        for (usage, want) in wants {
+            if self.top_ups_in_flight.len() >= MAX_TOP_UPS_IN_FLIGHT {
+                break;
+            }
+            if self
+                .top_ups_in_flight
+                .iter()
+                .any(|(_, k)| *k == usage.key_id)
+            {
+                continue;
+            }
+            let key_id = usage.key_id.clone();
+            let request = LeaseRequest {
+                gateway: self.info.gateway.clone(),
+                instance: self.info.instance.clone(),
+                usage,
+                want_micros: want,
+            };
+            let sent = serde_json::to_vec(&request)
+                .map_err(|e| e.to_string())
+                .and_then(|body| {
+                    host::dispatch(
+                        &self.config.cluster,
+                        &self.config.authority,
+                        LEASE_PATH,
+                        &self.info.token,
+                        Some(&body),
+                        REPORT_TIMEOUT,
+                    )
+                    .map_err(|e| format!("{e:?}"))
+                });
+            match sent {
+                Ok(token) => self.top_ups_in_flight.push((token, key_id)),
+                Err(e) => {
+                    log::warn!("keybrake sync: cannot top up the lease of {key_id}: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_top_up_answer(&mut self, key_id: &str, num_headers: usize, body_size: usize) {
+        let (status, body) = host::call_answer(num_headers, body_size);
+        let grant = (status == 200)
+            .then(|| serde_json::from_slice::<LeaseGrant>(&body).ok())
+            .flatten()
+            .filter(|g| g.key_id == key_id);
+        let Some(grant) = grant else {
+            // The next report's check asks again (reports back off when the control plane is away).
+            log::debug!("keybrake sync: top-up of {key_id} not granted (status {status})");
+            return;
+        };
+        if let Err(e) =
+            ledger::apply_grant(&Shared, key_id, grant.day, grant.lease_micros, grant.seq)
+        {
+            log::warn!("keybrake sync: cannot apply the top-up of {key_id}: {e}");
         }
     }
 }

@@ -16,6 +16,7 @@ pub struct Metrics {
     /// Calls Envoy sent on before the filter decided them; must stay 0.
     undecided: Option<u32>,
     over_reserved: Option<u32>,
+    lease_waits: Option<u32>,
 }
 
 fn vendor_index(v: Option<Vendor>) -> usize {
@@ -55,7 +56,14 @@ impl Metrics {
         m.undecided = define("keybrake.requests_undecided");
         // Micro-USD vendors reported above what was reserved: 0 unless a pricing rule is wrong.
         m.over_reserved = define("keybrake.over_reserved_micros");
+        // Calls that paused for a lease request: after a key's first calls, 0 while the sync
+        // service tops its lease up ahead of need.
+        m.lease_waits = define("keybrake.lease_waits");
         m
+    }
+
+    pub fn lease_wait(&self) {
+        add(self.lease_waits, 1);
     }
 
     pub fn over_reserved(&self, micros: u64) {

@@ -407,6 +407,9 @@ impl Stream {
             });
         match sent {
             Ok(token) => {
+                if let Ok(vm) = self.vm.try_borrow() {
+                    vm.metrics.lease_wait();
+                }
                 self.phase = Phase::AwaitLease(costed, token);
                 Action::Pause
             }

@@ -420,3 +420,57 @@ async fn with_the_control_plane_away_a_gateway_serves_inside_its_lease_and_no_fu
     stack.restart_control_plane().await;
     wait_spend(&stack, &key.key_id, served as f64 * 10.0).await;
 }
+
+/// Once a busy key's first lease is in, its calls never wait on the control plane: the sync
+/// service sees the lease fall below its low-water mark (four report intervals of the key's
+/// recent use) and tops it up ahead of need. Without top-ups each grant covers a shrinking share
+/// of what is left, so a key that spends 70 % of its cap pauses for leases several times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_key_is_topped_up_ahead_of_need_and_its_calls_do_not_wait() {
+    const WAITS: &str = "wasmcustom.keybrake.lease_waits";
+    const SENDERS: usize = 4;
+    const CALLS: usize = 1_400; // $2 each: $2,800 of a $4,000 cap
+    let stack = Stack::start().await;
+    let key = stack
+        .issue(stripe_key(4_000.0, &["POST /v1/payment_intents"]))
+        .await;
+    // The first calls wait for the first lease; the sync service needs two reports to see a rate.
+    for _ in 0..20 {
+        assert_eq!(pay(&stack, 0, &key.vault_key, 200).await.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = stack.envoy_stat(0, WAITS).await.unwrap_or(0);
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(20));
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..SENDERS {
+        let (http, url, vault_key, sent) = (
+            stack.http.clone(),
+            stack.gw_url(0, "/stripe/v1/payment_intents"),
+            key.vault_key.clone(),
+            sent.clone(),
+        );
+        senders.spawn(async move {
+            while sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < CALLS {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&vault_key)
+                    .form(&[("amount", "200"), ("currency", "usd")])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{:?}", deny_reason(&r));
+            }
+        });
+    }
+    while let Some(r) = senders.join_next().await {
+        r.unwrap();
+    }
+    let after = stack.envoy_stat(0, WAITS).await.unwrap_or(0);
+    assert_eq!(
+        after - before,
+        0,
+        "calls paused for a lease {} times while the key was busy ({before} before)",
+        after - before
+    );
+    wait_spend(&stack, &key.key_id, 2_800.0).await;
+}

@@ -1,5 +1,6 @@
 //! The sync service's usage reporting: which keys to report and when, which idle leases to
-//! offer back, and what to do with the control plane's answer.
+//! offer back, what to do with the control plane's answer, and which busy keys to top up
+//! ahead of need so their calls never wait on the control plane.
 
 use crate::backoff::Backoff;
 use crate::lease::{KeyUsage, UsageAnswer, UsageReport};
@@ -14,6 +15,12 @@ pub const IDLE_AFTER_MS: u64 = 2_000;
 pub const MAX_KEYS_PER_REPORT: usize = 1_000;
 /// A report goes out at least this often, so the control plane knows the instance is alive.
 pub const HEARTBEAT_MS: u64 = 5_000;
+/// A busy key's lease is topped up when its room would last fewer than this many report
+/// intervals at the rate the key used money over the last one (the low-water mark).
+pub const LOW_WATER_INTERVALS: u64 = 4;
+/// A top-up asks for this many report intervals of that use.
+pub const TOP_UP_INTERVALS: u64 = 8;
+
 /// Longest pause after failed reports (jitter included); the first is 1–2 report intervals.
 pub const MAX_BACKOFF_MS: u64 = 5_000;
 
@@ -31,6 +38,8 @@ pub struct UsageTracker {
     last_report_at_ms: Option<u64>,
     /// Built at the first failed report.
     backoff: Option<Backoff>,
+    /// Per active key: the day and the money spent or reserved at the last top-up check.
+    used: HashMap<String, (u32, u64)>,
 }
 
 impl UsageTracker {
@@ -89,6 +98,7 @@ impl UsageTracker {
         }
         for k in &idle {
             self.last_activity.remove(k);
+            self.used.remove(k);
         }
         self.last_report_at_ms = Some(now_ms);
         self.in_flight = Some(sent.into_iter().collect());
@@ -129,6 +139,32 @@ impl UsageTracker {
                 Vec::new()
             }
         }
+    }
+
+    /// Busy keys whose lease is below the low-water mark, with how much more each should ask
+    /// for (micro-USD): [`TOP_UP_INTERVALS`] of what it used since the last check when its room
+    /// would last fewer than [`LOW_WATER_INTERVALS`]. Called once per answered report, so it
+    /// backs off with the reports. Remembers one figure per active key.
+    pub fn top_ups(
+        &mut self,
+        mut read: impl FnMut(&str) -> Option<BudgetRecord>,
+    ) -> Vec<(KeyUsage, u64)> {
+        let mut out = Vec::new();
+        for key_id in self.last_activity.keys().take(MAX_KEYS_PER_REPORT) {
+            let Some(r) = read(key_id) else { continue };
+            let used_now = r.spent.saturating_add(r.reserved);
+            let before = self.used.insert(key_id.clone(), (r.day, used_now));
+            // A first look, or a new day, has no rate yet.
+            let Some((_, used_before)) = before.filter(|(day, _)| *day == r.day) else {
+                continue;
+            };
+            let rate = used_now.saturating_sub(used_before);
+            if rate > 0 && r.room() < rate.saturating_mul(LOW_WATER_INTERVALS) {
+                let want = rate.saturating_mul(TOP_UP_INTERVALS);
+                out.push((KeyUsage::from_record(key_id, &r), want));
+            }
+        }
+        out
     }
 }
 
@@ -208,6 +244,44 @@ mod tests {
         );
         assert_eq!(release, vec!["a".to_owned()]);
         assert!(t.report_due(1_000), "a release is reported without waiting");
+    }
+
+    #[test]
+    fn a_busy_key_is_topped_up_before_its_room_runs_out_and_an_idle_one_is_not() {
+        let mut t = announced();
+        t.touched("busy".into(), 0);
+        t.touched("slow".into(), 0);
+        let rec = |spent: u64, lease: u64| BudgetRecord {
+            day: 1,
+            lease,
+            grant_seq: 1,
+            spent,
+            reserved: 0,
+        };
+        let first = |k: &str| {
+            Some(if k == "busy" {
+                rec(100, 1_000)
+            } else {
+                rec(10, 1_000)
+            })
+        };
+        assert!(t.top_ups(first).is_empty(), "no rate at the first look");
+        // busy used 300 in one interval and has 600 left: less than 4 intervals of room.
+        // slow used 10 and has 980 left.
+        let second = |k: &str| {
+            Some(if k == "busy" {
+                rec(400, 1_000)
+            } else {
+                rec(20, 1_000)
+            })
+        };
+        let ups = t.top_ups(second);
+        assert_eq!(ups.len(), 1, "{ups:?}");
+        assert_eq!(ups[0].0.key_id, "busy");
+        assert_eq!(ups[0].1, 300 * TOP_UP_INTERVALS);
+        assert_eq!(ups[0].0.spent_micros, 400);
+        // No use since: nothing to top up.
+        assert!(t.top_ups(second).is_empty());
     }
 
     #[test]
