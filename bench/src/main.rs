@@ -7,7 +7,9 @@
 //! `KEYBRAKE_BENCH_REPEATS` (5), `KEYBRAKE_BENCH_CONNECTIONS` (16), `KEYBRAKE_BENCH_RATE` for the
 //! latency runs (500 req/s), `KEYBRAKE_BENCH_REVOCATIONS` (100), `KEYBRAKE_BENCH_KEYS` (100000),
 //! `KEYBRAKE_BENCH_RESULTS` (where to write, `bench/RESULTS.md`; empty: do not write),
-//! `KEYBRAKE_BENCH_QUICK=1` (throughput only, nothing written: for trying a change).
+//! `KEYBRAKE_BENCH_QUICK=1` (throughput only, nothing written: for trying a change),
+//! `KEYBRAKE_BENCH_ONLY=scale` (the 100,000-key part only, nothing written),
+//! `KEYBRAKE_BENCH_SCALE_CHANGES` (issue-and-revoke rounds timed at 100k keys, 30).
 
 mod api;
 mod audit;
@@ -60,7 +62,7 @@ impl Settings {
             revocations: env("KEYBRAKE_BENCH_REVOCATIONS", 100),
             keys: env("KEYBRAKE_BENCH_KEYS", 100_000),
             issue_connections: 16,
-            scale_changes: 5,
+            scale_changes: env("KEYBRAKE_BENCH_SCALE_CHANGES", 30),
             audit_seconds: 5.0,
             audit_senders: 4,
         }
@@ -108,6 +110,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
 
+    if std::env::var("KEYBRAKE_BENCH_ONLY").as_deref() == Ok("scale") {
+        let sc = scale::measure(&paths, &settings, upstream.port, &kb, &key).await?;
+        println!("{}", report::scale_summary(&sc));
+        return Ok(());
+    }
     eprintln!(
         "bench: throughput, {} connections, {} x {}s per gateway, interleaved",
         settings.connections, settings.repeats, settings.seconds

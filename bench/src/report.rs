@@ -409,3 +409,20 @@ pub fn write_results(path: &Path, generated: &str) -> anyhow::Result<()> {
     std::fs::write(path, new)?;
     Ok(())
 }
+
+/// The 100,000-key figures on one line (`KEYBRAKE_BENCH_ONLY=scale`).
+pub fn scale_summary(sc: &crate::scale::Scale) -> String {
+    format!(
+        "keybrake bench (scale): {} keys, full snapshot {:.1} MB, first call allowed {:.0} ms after start, churn p99 x {:.2} ({:.0} -> {:.0} us, {} changes), revoke p99 {:.0} ms, new key allowed p99 {:.0} ms, RSS +{:.0} MiB",
+        sc.keys,
+        sc.snapshot_bytes as f64 / 1e6,
+        sc.first_allowed_ms,
+        sc.churn_p99_ratio(),
+        sc.quiet.p99_us,
+        sc.churn.p99_us,
+        sc.churn_changes,
+        sc.revoke_p99_ms(),
+        sc.allow_p99_ms(),
+        sc.rss_growth_mib(),
+    )
+}

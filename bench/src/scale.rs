@@ -35,6 +35,44 @@ pub struct Scale {
     pub churn_changes: usize,
 }
 
+impl Scale {
+    /// p99 of the free GET while keys change, over its p99 when they do not (target ≤ 1.2).
+    pub fn churn_p99_ratio(&self) -> f64 {
+        self.churn.p99_us / self.quiet.p99_us.max(1.0)
+    }
+
+    /// From `DELETE /vault/keys/{id}` sent to the first call refused `key_revoked` at the
+    /// 100k gateway, p99, milliseconds (target ≤ 100).
+    pub fn revoke_p99_ms(&self) -> f64 {
+        let c = &self.changes;
+        let total: Vec<f64> = c
+            .delete_ms
+            .iter()
+            .zip(&c.refused_after_answer_ms)
+            .map(|(a, b)| a + b)
+            .collect();
+        crate::revoke::percentile(&total, 0.99)
+    }
+
+    /// From `POST /vault/keys` sent to the first call allowed with the new key at the 100k
+    /// gateway, p99, milliseconds (target ≤ 100).
+    pub fn allow_p99_ms(&self) -> f64 {
+        let c = &self.changes;
+        let total: Vec<f64> = c
+            .issue_ms
+            .iter()
+            .zip(&c.allowed_after_issue_ms)
+            .map(|(a, b)| a + b)
+            .collect();
+        crate::revoke::percentile(&total, 0.99)
+    }
+
+    /// Envoy's resident memory with 100k keys above the 10-key gateway's, MiB (target ≤ 100).
+    pub fn rss_growth_mib(&self) -> f64 {
+        self.rss_big_kib.saturating_sub(self.rss_10_kib) as f64 / 1024.0
+    }
+}
+
 /// Issues `count` keys, `connections` requests at a time, as a script issuing a key per agent
 /// run would; returns keys per second.
 async fn bulk_issue(cp: &ControlPlane, count: u64, connections: u32) -> anyhow::Result<f64> {
@@ -221,8 +259,12 @@ pub async fn measure(
     })
 }
 
-/// Free calls at the fixed rate for `seconds`; with `cp`, issues and revokes keys meanwhile.
-/// Returns what the load saw and how many snapshot changes happened during it.
+/// Key changes a second during the churn run (issue #12: "10 changes a second").
+pub const CHURN_CHANGES_PER_SECOND: u32 = 10;
+
+/// Free calls at the fixed rate for `seconds`; with `cp`, issues and revokes keys meanwhile,
+/// [`CHURN_CHANGES_PER_SECOND`] changes a second (an issue and its revocation are two).
+/// Returns what the load saw and how many policy changes happened during it.
 async fn churn_run(
     paths: &Paths,
     settings: &Settings,
@@ -248,10 +290,18 @@ async fn churn_run(
     let mut changes = 0;
     if let Some(cp) = cp {
         let until = Instant::now() + Duration::from_secs(seconds - 1);
+        let mut tick = tokio::time::interval(Duration::from_secs(1) / CHURN_CHANGES_PER_SECOND);
+        let mut issued: Option<String> = None;
         while Instant::now() < until {
-            let k = cp.issue("bench/churn").await?;
-            cp.revoke(&k.key_id).await?;
-            changes += 2;
+            tick.tick().await;
+            match issued.take() {
+                None => issued = Some(cp.issue("bench/churn").await?.key_id),
+                Some(id) => cp.revoke(&id).await?,
+            }
+            changes += 1;
+        }
+        if let Some(id) = issued {
+            cp.revoke(&id).await?;
         }
     }
     let m = handle.await??;
