@@ -182,6 +182,47 @@ pub fn call_answer(num_headers: usize, body_size: usize) -> (u32, Vec<u8>) {
     (status, body)
 }
 
+/// The status of a callout's answer; 0 when the call failed without one.
+pub fn call_status(num_headers: usize) -> u32 {
+    if num_headers == 0 {
+        return 0;
+    }
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A callout's answer body read piece by piece from Envoy's buffer, so a large answer (a full
+/// snapshot of 100,000 keys is ~31 MB) never sits whole in the VM's memory, which never shrinks.
+pub struct CallBody {
+    offset: usize,
+    size: usize,
+}
+
+impl CallBody {
+    pub fn new(size: usize) -> Self {
+        Self { offset: 0, size }
+    }
+}
+
+impl std::io::Read for CallBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.size.saturating_sub(self.offset));
+        if want == 0 {
+            return Ok(0);
+        }
+        let chunk = hostcalls::get_buffer(BufferType::HttpCallResponseBody, self.offset, want)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?
+            .unwrap_or_default();
+        let n = chunk.len().min(want);
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.offset += n;
+        Ok(n)
+    }
+}
+
 // === shared data and queues ===
 
 pub fn shared_data(key: &str) -> Option<Vec<u8>> {

@@ -21,6 +21,8 @@ use std::time::Duration;
 /// How often the service checks whether a poll or a report is due.
 pub const TICK: Duration = Duration::from_millis(50);
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bytes read from Envoy's buffer at a time when parsing a policy update.
+const READ_CHUNK: usize = 64 * 1024;
 /// Lease top-ups in flight at once; more wait for the next report.
 const MAX_TOP_UPS_IN_FLIGHT: usize = 8;
 /// Occupied key slots the sweep of long-expired keys looks at per tick (about 320 a second).
@@ -283,29 +285,42 @@ impl SyncService {
     }
 
     fn on_snapshot_answer(&mut self, num_headers: usize, body_size: usize) {
-        let (status, body) = host::call_answer(num_headers, body_size);
+        let status = host::call_status(num_headers);
         let now = host::now_ms();
-        match self.state.on_answer(now, &self.config, status, &body) {
-            SyncEffect::Publish { status, update } => {
-                // Budget records and slots first, then the status: a worker that sees the
-                // version finds every key of it and its record.
-                match self
-                    .publisher
-                    .apply(&Shared, &update, now, RETAIN_AFTER_EXPIRY_MS)
-                {
+        match self.state.on_answer(now, &self.config, status) {
+            SyncEffect::Publish { held_version } => {
+                // Budget records and slots as the body is read, then the status: a worker
+                // that sees the version finds every key of it and its record.
+                let body =
+                    std::io::BufReader::with_capacity(READ_CHUNK, host::CallBody::new(body_size));
+                match self.publisher.apply_json(
+                    &Shared,
+                    body,
+                    held_version,
+                    now,
+                    RETAIN_AFTER_EXPIRY_MS,
+                ) {
                     Ok(applied) => {
+                        let status = self.state.published(now, &applied);
                         let _ = host::set_shared_data(SHARED_STATUS_KEY, &status.encode());
                         log::info!(
-                            "keybrake sync: policy version {} published ({}, {} keys in {} slots{})",
+                            "keybrake sync: policy version {} published ({}, {} keys{})",
                             status.version,
-                            if update.base.is_some() { "delta" } else { "full" },
+                            if applied.base.is_some() {
+                                "delta"
+                            } else {
+                                "full"
+                            },
                             applied.keys,
-                            applied.slots,
-                            if applied.globals { ", credentials, rates and prices" } else { "" }
+                            if applied.globals {
+                                ", credentials, rates and prices"
+                            } else {
+                                ""
+                            }
                         );
                     }
                     Err(e) => {
-                        log::error!("keybrake sync: cannot publish policy version {}: {e}; asking for all of it", status.version);
+                        log::error!("keybrake sync: cannot publish the policy ({body_size} bytes): {e}; asking for all of it");
                         self.state.publish_failed(now, &self.config);
                     }
                 }

@@ -23,7 +23,6 @@ use crate::prices::Prices;
 use crate::snapshot::{IndexedKey, KeyEntry, PolicyIndex, Snapshot, SyncStatus};
 use crate::vendor::VendorCredential;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Shared-data key of the [`Globals`] entry.
 pub const GLOBALS_KEY: &str = "keybrake/globals";
@@ -71,6 +70,8 @@ pub struct Globals {
 /// A failure to publish an update; the sync service then asks for a full snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
+    #[error("unreadable policy update: {0}")]
+    Unreadable(String),
     #[error("shared data refused the write of {0}")]
     Write(String),
     #[error("cannot encode {0}: {1}")]
@@ -86,12 +87,16 @@ pub struct Publisher {
     sweep_next: u32,
 }
 
-/// What [`Publisher::apply`] did.
+/// What [`Publisher::apply_json`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// The version the update brings the gateway to.
+    pub version: u64,
+    /// `None`: a full snapshot; `Some(v)`: a delta from `v`.
+    pub base: Option<u64>,
     /// Keys written (changed or, for a full snapshot, all).
     pub keys: usize,
-    /// Slots rewritten.
+    /// Slots written (a slot is written once per key it receives).
     pub slots: usize,
     /// Whether credentials, rates and prices were rewritten.
     pub globals: bool,
@@ -141,7 +146,7 @@ impl PolicyUpdate {
 impl Default for Publisher {
     fn default() -> Self {
         Self {
-            occupied: vec![0; usize::try_from(SLOTS / 64).unwrap_or(1024)],
+            occupied: slot_bits(),
             sweep_next: 0,
         }
     }
@@ -149,19 +154,11 @@ impl Default for Publisher {
 
 impl Publisher {
     fn is_occupied(&self, slot: u32) -> bool {
-        let (word, bit) = (usize::try_from(slot / 64).unwrap_or(0), slot % 64);
-        self.occupied.get(word).is_some_and(|w| w & (1 << bit) != 0)
+        bit(&self.occupied, slot)
     }
 
     fn mark(&mut self, slot: u32, occupied: bool) {
-        let (word, bit) = (usize::try_from(slot / 64).unwrap_or(0), slot % 64);
-        if let Some(w) = self.occupied.get_mut(word) {
-            if occupied {
-                *w |= 1 << bit;
-            } else {
-                *w &= !(1 << bit);
-            }
-        }
+        set_bit(&mut self.occupied, slot, occupied);
     }
 
     /// Slots holding keys now.
@@ -172,67 +169,83 @@ impl Publisher {
             .sum()
     }
 
-    /// Writes `update` into shared data: budget records of the keys that can be used (so a
-    /// worker that finds a key finds its record), then the slots, then the globals. The caller
-    /// writes the status afterwards. Keys expired more than `retain_ms` ago are dropped from
-    /// the slots they share.
+    /// Writes `update` into shared data ([`Publisher::apply_json`] of its JSON).
     pub fn apply<H: SharedData + ?Sized>(
         &mut self,
         host: &H,
         update: &PolicyUpdate,
+        held_version: u64,
         now_ms: u64,
         retain_ms: u64,
     ) -> Result<Applied, PublishError> {
-        let day = ledger::day_of(now_ms);
-        for k in &update.keys {
-            if !k.revoked && now_ms < k.expires_at_ms {
-                ledger::ensure_record(host, &k.key_id, day)
-                    .map_err(|_| PublishError::Write(ledger::budget_key(&k.key_id)))?;
-            }
-        }
-        let mut by_slot: BTreeMap<u32, Vec<&KeyEntry>> = BTreeMap::new();
-        for k in &update.keys {
-            by_slot.entry(slot_of(&k.key_id)).or_default().push(k);
-        }
-        let mut applied = Applied {
-            keys: update.keys.len(),
-            ..Applied::default()
+        let json = serde_json::to_vec(update)
+            .map_err(|e| PublishError::Encode("update", e.to_string()))?;
+        self.apply_json(host, json.as_slice(), held_version, now_ms, retain_ms)
+    }
+
+    /// Reads a [`PolicyUpdate`] from `reader` (the control plane's answer, straight from
+    /// Envoy's buffer) and writes it into shared data key by key as it is parsed, so memory
+    /// stays flat however many keys a full snapshot holds: for each key its budget record (if
+    /// it can be used, so a worker that finds a key finds its record), then its slot; after the
+    /// keys, the globals. The caller writes the status afterwards.
+    ///
+    /// A full snapshot replaces every slot (slots it does not name are emptied); a delta must
+    /// apply to `held_version` and replaces only the keys it names. Keys expired more than
+    /// `retain_ms` ago are dropped from the slots they share. On an error part of the update
+    /// may be written; the caller then asks for a full snapshot.
+    pub fn apply_json<H: SharedData + ?Sized, R: std::io::Read>(
+        &mut self,
+        host: &H,
+        reader: R,
+        held_version: u64,
+        now_ms: u64,
+        retain_ms: u64,
+    ) -> Result<Applied, PublishError> {
+        use serde::de::Deserializer as _;
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let visitor = stream::UpdateVisitor {
+            publisher: self,
+            host,
+            held_version,
+            now_ms,
+            retain_ms,
         };
-        if update.base.is_none() {
-            // A full snapshot: slots it does not name hold no key any more.
-            for slot in 0..SLOTS {
-                if self.is_occupied(slot) && !by_slot.contains_key(&slot) {
-                    self.write_slot(host, slot, &[])?;
-                    applied.slots += 1;
-                }
-            }
-        }
-        for (slot, changed) in by_slot {
-            let mut entries: Vec<KeyEntry> = if update.base.is_some() {
-                read_slot(host, slot)
-            } else {
-                Vec::new()
-            };
-            entries.retain(|e| {
-                !changed.iter().any(|c| c.key_id == e.key_id) && !retired(e, now_ms, retain_ms)
-            });
-            entries.extend(
-                changed
-                    .into_iter()
-                    .filter(|e| !retired(e, now_ms, retain_ms))
-                    .cloned(),
-            );
-            self.write_slot(host, slot, &entries)?;
-            applied.slots += 1;
-        }
-        if let Some(globals) = update.globals() {
-            let bytes = serde_json::to_vec(&globals)
-                .map_err(|e| PublishError::Encode("globals", e.to_string()))?;
-            host.set(GLOBALS_KEY, &bytes, 0)
-                .map_err(|_| PublishError::Write(GLOBALS_KEY.to_owned()))?;
-            applied.globals = true;
-        }
+        let applied = de
+            .deserialize_map(visitor)
+            .map_err(|e| PublishError::Unreadable(e.to_string()))?;
+        de.end()
+            .map_err(|e| PublishError::Unreadable(e.to_string()))?;
         Ok(applied)
+    }
+
+    /// Writes one key of an update into its slot. `fresh` is the set of slots a full snapshot
+    /// has written so far (`None` for a delta): a slot's first key in a full snapshot replaces
+    /// whatever the slot held.
+    fn put<H: SharedData + ?Sized>(
+        &mut self,
+        host: &H,
+        entry: KeyEntry,
+        fresh: Option<&mut Vec<u64>>,
+        now_ms: u64,
+        retain_ms: u64,
+    ) -> Result<(), PublishError> {
+        if !entry.revoked && now_ms < entry.expires_at_ms {
+            ledger::ensure_record(host, &entry.key_id, ledger::day_of(now_ms))
+                .map_err(|_| PublishError::Write(ledger::budget_key(&entry.key_id)))?;
+        }
+        let slot = slot_of(&entry.key_id);
+        let mut entries = match fresh {
+            Some(seen) if !bit(seen, slot) => {
+                set_bit(seen, slot, true);
+                Vec::new()
+            }
+            _ => read_slot(host, slot),
+        };
+        entries.retain(|e| e.key_id != entry.key_id && !retired(e, now_ms, retain_ms));
+        if !retired(&entry, now_ms, retain_ms) {
+            entries.push(entry);
+        }
+        self.write_slot(host, slot, &entries)
     }
 
     fn write_slot<H: SharedData + ?Sized>(
@@ -282,6 +295,27 @@ impl Publisher {
             }
         }
         dropped
+    }
+}
+
+/// An empty slot bitset (one bit per slot).
+fn slot_bits() -> Vec<u64> {
+    vec![0; usize::try_from(SLOTS / 64).unwrap_or(1024)]
+}
+
+fn bit(bits: &[u64], slot: u32) -> bool {
+    let (word, b) = (usize::try_from(slot / 64).unwrap_or(0), slot % 64);
+    bits.get(word).is_some_and(|w| w & (1 << b) != 0)
+}
+
+fn set_bit(bits: &mut [u64], slot: u32, on: bool) {
+    let (word, b) = (usize::try_from(slot / 64).unwrap_or(0), slot % 64);
+    if let Some(w) = bits.get_mut(word) {
+        if on {
+            *w |= 1 << b;
+        } else {
+            *w &= !(1 << b);
+        }
     }
 }
 
@@ -361,6 +395,149 @@ impl PolicyIndex {
         self.rates = Rates::new(&globals.rates);
         self.prices = globals.prices;
         self.globals_version = version;
+    }
+}
+
+/// The streaming parse of an update: serde visitors that hand each key to
+/// [`Publisher::put`] as soon as it is read.
+mod stream {
+    use super::*;
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    pub(super) struct UpdateVisitor<'a, H: ?Sized> {
+        pub(super) publisher: &'a mut Publisher,
+        pub(super) host: &'a H,
+        pub(super) held_version: u64,
+        pub(super) now_ms: u64,
+        pub(super) retain_ms: u64,
+    }
+
+    struct KeysSeed<'a, 'b, H: ?Sized> {
+        parent: &'b mut UpdateVisitor<'a, H>,
+        fresh: Option<&'b mut Vec<u64>>,
+        written: &'b mut usize,
+    }
+
+    impl<'de, H: SharedData + ?Sized> Visitor<'de> for UpdateVisitor<'_, H> {
+        type Value = Applied;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a policy snapshot or delta (a JSON object)")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Applied, A::Error> {
+            let mut applied = Applied::default();
+            let mut version = None;
+            let mut keys_seen = false;
+            let mut fresh: Option<Vec<u64>> = None;
+            let mut credentials: Option<Vec<VendorCredential>> = None;
+            let mut rates: Option<Vec<RateEntry>> = None;
+            let mut prices: Option<Prices> = None;
+            while let Some(field) = map.next_key::<String>()? {
+                match field.as_str() {
+                    "version" => version = Some(map.next_value::<u64>()?),
+                    "base" => {
+                        if keys_seen {
+                            return Err(de::Error::custom("`base` after `keys`"));
+                        }
+                        applied.base = map.next_value::<Option<u64>>()?;
+                        if let Some(base) = applied.base.filter(|b| *b != self.held_version) {
+                            return Err(de::Error::custom(format!(
+                                "a delta from version {base} while holding {}",
+                                self.held_version
+                            )));
+                        }
+                    }
+                    "keys" => {
+                        if keys_seen {
+                            return Err(de::Error::custom("`keys` twice"));
+                        }
+                        keys_seen = true;
+                        if applied.base.is_none() {
+                            fresh = Some(slot_bits());
+                        }
+                        let mut written = 0;
+                        map.next_value_seed(KeysSeed {
+                            parent: &mut self,
+                            fresh: fresh.as_mut(),
+                            written: &mut written,
+                        })?;
+                        applied.keys = written;
+                        applied.slots = written;
+                    }
+                    "credentials" => credentials = map.next_value()?,
+                    "rates" => rates = map.next_value()?,
+                    "prices" => prices = map.next_value()?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            applied.version = version.ok_or_else(|| de::Error::missing_field("version"))?;
+            if !keys_seen {
+                return Err(de::Error::missing_field("keys"));
+            }
+            if let Some(fresh) = fresh {
+                // A full snapshot: slots it did not name hold no key any more.
+                for slot in 0..SLOTS {
+                    if self.publisher.is_occupied(slot) && !bit(&fresh, slot) {
+                        self.publisher
+                            .write_slot(self.host, slot, &[])
+                            .map_err(de::Error::custom)?;
+                        applied.slots += 1;
+                    }
+                }
+            }
+            if let Some(credentials) = credentials {
+                let globals = Globals {
+                    credentials,
+                    rates: rates.unwrap_or_default(),
+                    prices: prices.unwrap_or_default(),
+                };
+                let bytes = serde_json::to_vec(&globals).map_err(de::Error::custom)?;
+                self.host
+                    .set(GLOBALS_KEY, &bytes, 0)
+                    .map_err(|_| de::Error::custom(PublishError::Write(GLOBALS_KEY.to_owned())))?;
+                applied.globals = true;
+            } else if applied.base.is_none() {
+                return Err(de::Error::missing_field("credentials"));
+            }
+            Ok(applied)
+        }
+    }
+
+    impl<'de, H: SharedData + ?Sized> DeserializeSeed<'de> for KeysSeed<'_, '_, H> {
+        type Value = ();
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, H: SharedData + ?Sized> Visitor<'de> for KeysSeed<'_, '_, H> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of key policies")
+        }
+
+        fn visit_seq<S: SeqAccess<'de>>(mut self, mut seq: S) -> Result<(), S::Error> {
+            while let Some(entry) = seq.next_element::<KeyEntry>()? {
+                let p = &mut *self.parent;
+                p.publisher
+                    .put(
+                        p.host,
+                        entry,
+                        self.fresh.as_deref_mut(),
+                        p.now_ms,
+                        p.retain_ms,
+                    )
+                    .map_err(de::Error::custom)?;
+                *self.written += 1;
+            }
+            Ok(())
+        }
     }
 }
 

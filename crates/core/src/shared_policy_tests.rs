@@ -57,6 +57,44 @@ impl SharedData for Counting {
     }
 }
 
+trait ApplyExt {
+    fn apply_full<H: SharedData + ?Sized>(
+        &mut self,
+        host: &H,
+        u: &PolicyUpdate,
+        now: u64,
+        retain: u64,
+    ) -> Result<Applied, PublishError>;
+    fn apply_delta<H: SharedData + ?Sized>(
+        &mut self,
+        host: &H,
+        u: &PolicyUpdate,
+        now: u64,
+        retain: u64,
+    ) -> Result<Applied, PublishError>;
+}
+
+impl ApplyExt for Publisher {
+    fn apply_full<H: SharedData + ?Sized>(
+        &mut self,
+        host: &H,
+        u: &PolicyUpdate,
+        now: u64,
+        retain: u64,
+    ) -> Result<Applied, PublishError> {
+        self.apply(host, u, 0, now, retain)
+    }
+    fn apply_delta<H: SharedData + ?Sized>(
+        &mut self,
+        host: &H,
+        u: &PolicyUpdate,
+        now: u64,
+        retain: u64,
+    ) -> Result<Applied, PublishError> {
+        self.apply(host, u, u.base.unwrap_or_default(), now, retain)
+    }
+}
+
 fn stripe_key() -> (VaultKey, KeyEntry) {
     let k = VaultKey::generate().unwrap();
     let e = entry(&k, Vendor::Stripe, &["POST /v1/payment_intents"]);
@@ -70,7 +108,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
     let (a, ea) = stripe_key();
     let (b, eb) = stripe_key();
     publisher
-        .apply(&host, &full(5, vec![ea.clone(), eb]), NOW, RETAIN)
+        .apply_full(&host, &full(5, vec![ea.clone(), eb]), NOW, RETAIN)
         .unwrap();
     assert!(
         ledger::read(&host, a.id().as_str()).is_ok(),
@@ -95,7 +133,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
     // slot did not change.
     let (_, ec) = stripe_key();
     publisher
-        .apply(&host, &delta(5, 6, vec![ec]), NOW, RETAIN)
+        .apply_delta(&host, &delta(5, 6, vec![ec]), NOW, RETAIN)
         .unwrap();
     host.reads.set(0);
     index.refresh(&host, status(6, 5), Some(a.id())).unwrap();
@@ -105,7 +143,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
     let mut revoked = ea;
     revoked.revoked = true;
     publisher
-        .apply(&host, &delta(6, 7, vec![revoked]), NOW, RETAIN)
+        .apply_delta(&host, &delta(6, 7, vec![revoked]), NOW, RETAIN)
         .unwrap();
     index.refresh(&host, status(7, 5), Some(a.id())).unwrap();
     assert!(index.key(a.id()).unwrap().revoked, "the revocation bites");
@@ -118,14 +156,14 @@ fn a_key_issued_after_the_worker_looked_is_found_on_the_next_version() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
     publisher
-        .apply(&host, &full(1, vec![]), NOW, RETAIN)
+        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
         .unwrap();
     let (a, ea) = stripe_key();
     let mut index = PolicyIndex::default();
     index.refresh(&host, status(1, 1), Some(a.id())).unwrap();
     assert!(index.key(a.id()).is_none(), "unknown at version 1");
     publisher
-        .apply(&host, &delta(1, 2, vec![ea]), NOW, RETAIN)
+        .apply_delta(&host, &delta(1, 2, vec![ea]), NOW, RETAIN)
         .unwrap();
     index.refresh(&host, status(2, 1), Some(a.id())).unwrap();
     assert!(index.key(a.id()).is_some(), "known at version 2");
@@ -136,7 +174,7 @@ fn globals_are_re_read_only_when_their_version_moves() {
     let host = Counting::default();
     let mut publisher = Publisher::default();
     publisher
-        .apply(&host, &full(3, vec![]), NOW, RETAIN)
+        .apply_full(&host, &full(3, vec![]), NOW, RETAIN)
         .unwrap();
     let mut index = PolicyIndex::default();
     index.refresh(&host, status(3, 3), None).unwrap();
@@ -144,7 +182,7 @@ fn globals_are_re_read_only_when_their_version_moves() {
     update.credentials = Some(vec![VendorCredential::Stripe {
         api_key: "sk_test_rotated".into(),
     }]);
-    publisher.apply(&host, &update, NOW, RETAIN).unwrap();
+    publisher.apply_delta(&host, &update, NOW, RETAIN).unwrap();
     host.reads.set(0);
     index.refresh(&host, status(4, 3), None).unwrap();
     assert_eq!(host.reads.get(), 0);
@@ -171,11 +209,11 @@ fn a_full_snapshot_empties_the_slots_of_keys_it_no_longer_names() {
     let mut publisher = Publisher::default();
     let (a, ea) = stripe_key();
     publisher
-        .apply(&host, &full(1, vec![ea]), NOW, RETAIN)
+        .apply_full(&host, &full(1, vec![ea]), NOW, RETAIN)
         .unwrap();
     assert_eq!(publisher.occupied_slots(), 1);
     publisher
-        .apply(&host, &full(9, vec![]), NOW, RETAIN)
+        .apply_full(&host, &full(9, vec![]), NOW, RETAIN)
         .unwrap();
     assert_eq!(publisher.occupied_slots(), 0);
     let mut index = PolicyIndex::default();
@@ -190,7 +228,7 @@ fn retired_keys_leave_their_slots_on_the_next_write_or_sweep() {
     let (a, mut ea) = stripe_key();
     ea.expires_at_ms = NOW + 1_000;
     publisher
-        .apply(&host, &full(1, vec![ea]), NOW, RETAIN)
+        .apply_full(&host, &full(1, vec![ea]), NOW, RETAIN)
         .unwrap();
     // Expired but within the retention: still there, refused as expired by `decide`.
     assert_eq!(publisher.sweep(&host, NOW + 2_000, RETAIN, 10), 0);
@@ -217,15 +255,15 @@ fn keys_sharing_a_slot_are_kept_apart() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
     publisher
-        .apply(&host, &full(1, vec![first.1.clone()]), NOW, RETAIN)
+        .apply_full(&host, &full(1, vec![first.1.clone()]), NOW, RETAIN)
         .unwrap();
     publisher
-        .apply(&host, &delta(1, 2, vec![second.1.clone()]), NOW, RETAIN)
+        .apply_delta(&host, &delta(1, 2, vec![second.1.clone()]), NOW, RETAIN)
         .unwrap();
     let mut revoked = first.1;
     revoked.revoked = true;
     publisher
-        .apply(&host, &delta(2, 3, vec![revoked]), NOW, RETAIN)
+        .apply_delta(&host, &delta(2, 3, vec![revoked]), NOW, RETAIN)
         .unwrap();
     let mut index = PolicyIndex::default();
     index
@@ -243,7 +281,7 @@ fn the_worker_cache_is_bounded() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
     publisher
-        .apply(&host, &full(1, vec![]), NOW, RETAIN)
+        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
         .unwrap();
     let mut index = PolicyIndex::default();
     for _ in 0..MAX_CACHED_KEYS + 10 {
@@ -272,4 +310,54 @@ fn update_wire_shapes() {
     assert!(d.get("credentials").is_none(), "{d}");
     let back: PolicyUpdate = serde_json::from_value(d).unwrap();
     assert!(back.globals().is_none());
+}
+
+#[test]
+fn a_full_snapshot_streams_into_slots_with_flat_memory_and_every_key_findable() {
+    // 3,000 keys through the streaming reader in 7-byte reads: the parse never holds the body.
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let keys: Vec<(VaultKey, KeyEntry)> = (0..3_000).map(|_| stripe_key()).collect();
+    let body = serde_json::to_vec(&full(8, keys.iter().map(|(_, e)| e.clone()).collect())).unwrap();
+    let host = MemoryHost::default();
+    let mut publisher = Publisher::default();
+    let applied = publisher
+        .apply_json(&host, Trickle(&body), 0, NOW, RETAIN)
+        .unwrap();
+    assert_eq!(
+        (applied.version, applied.base, applied.keys, applied.globals),
+        (8, None, 3_000, true)
+    );
+    let mut index = PolicyIndex::default();
+    for (k, _) in &keys {
+        index.refresh(&host, status(8, 8), Some(k.id())).unwrap();
+        assert!(index.key(k.id()).is_some());
+    }
+}
+
+#[test]
+fn a_delta_for_another_base_writes_nothing() {
+    let host = MemoryHost::default();
+    let mut publisher = Publisher::default();
+    publisher
+        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
+        .unwrap();
+    let (a, ea) = stripe_key();
+    let err = publisher
+        .apply(&host, &delta(2, 3, vec![ea]), 1, NOW, RETAIN)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("from version 2 while holding 1"),
+        "{err}"
+    );
+    let mut index = PolicyIndex::default();
+    index.refresh(&host, status(1, 1), Some(a.id())).unwrap();
+    assert!(index.key(a.id()).is_none());
 }

@@ -4,7 +4,7 @@
 
 use crate::backoff::Backoff;
 use crate::config::{SyncConfig, MAX_WAIT_MS, SNAPSHOT_PATH};
-use crate::shared_policy::PolicyUpdate;
+use crate::shared_policy::Applied;
 use crate::snapshot::SyncStatus;
 
 /// Slack added to the long-poll's own wait before the gateway gives up on a call.
@@ -26,13 +26,10 @@ pub struct SyncState {
 /// What to do with an answer from the control plane.
 #[derive(Debug, PartialEq)]
 pub enum SyncEffect {
-    /// Publish `update` ([`crate::shared_policy::Publisher::apply`]), then write `status` to
-    /// the status key: a worker that sees the version finds every slot and record. If it
-    /// cannot be published, call [`SyncState::publish_failed`].
-    Publish {
-        status: SyncStatus,
-        update: Box<PolicyUpdate>,
-    },
+    /// The body is a policy update for `held_version`: publish it
+    /// ([`crate::shared_policy::Publisher::apply_json`]), then call [`SyncState::published`]
+    /// and write the status it returns; or [`SyncState::publish_failed`] if that failed.
+    Publish { held_version: u64 },
     /// Nothing changed: write `status` to the status key (it renews freshness).
     Confirm { status: SyncStatus },
     /// The poll failed; the next one waits. Freshness is not renewed.
@@ -75,48 +72,11 @@ impl SyncState {
     }
 
     /// An answer arrived: `status` is 0 when the call failed without one.
-    pub fn on_answer(
-        &mut self,
-        now_ms: u64,
-        config: &SyncConfig,
-        status: u32,
-        body: &[u8],
-    ) -> SyncEffect {
+    pub fn on_answer(&mut self, now_ms: u64, config: &SyncConfig, status: u32) -> SyncEffect {
         self.in_flight = false;
         match status {
-            200 => match serde_json::from_slice::<PolicyUpdate>(body) {
-                Ok(update) if update.base.is_some_and(|b| b != self.held_version) => {
-                    // A delta for a version this gateway does not hold: start over.
-                    let reason = format!(
-                        "a delta from version {} while holding {}; asking for everything",
-                        update.base.unwrap_or_default(),
-                        self.held_version
-                    );
-                    self.publish_failed(now_ms, config);
-                    SyncEffect::Failed { reason }
-                }
-                Ok(update) => {
-                    self.succeeded();
-                    self.next_poll_at_ms = now_ms;
-                    self.held_version = update.version;
-                    if update.credentials.is_some() {
-                        self.globals_version = update.version;
-                    }
-                    SyncEffect::Publish {
-                        status: SyncStatus {
-                            version: update.version,
-                            confirmed_at_ms: now_ms,
-                            globals_version: self.globals_version,
-                        },
-                        update: Box::new(update),
-                    }
-                }
-                Err(e) => {
-                    self.back_off(now_ms, config);
-                    SyncEffect::Failed {
-                        reason: format!("unreadable snapshot: {e}"),
-                    }
-                }
+            200 => SyncEffect::Publish {
+                held_version: self.held_version,
             },
             304 if self.held_version > 0 => {
                 self.succeeded();
@@ -144,7 +104,23 @@ impl SyncState {
         }
     }
 
-    /// The update could not be written to shared data: ask for everything, after a pause.
+    /// The update was written to shared data: the status to write now, which tells workers.
+    pub fn published(&mut self, now_ms: u64, applied: &Applied) -> SyncStatus {
+        self.succeeded();
+        self.next_poll_at_ms = now_ms;
+        self.held_version = applied.version;
+        if applied.globals {
+            self.globals_version = applied.version;
+        }
+        SyncStatus {
+            version: self.held_version,
+            confirmed_at_ms: now_ms,
+            globals_version: self.globals_version,
+        }
+    }
+
+    /// The update could not be read or written to shared data: ask for everything, after a
+    /// pause.
     pub fn publish_failed(&mut self, now_ms: u64, config: &SyncConfig) {
         self.held_version = 0;
         self.globals_version = 0;
@@ -169,6 +145,8 @@ impl SyncState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::MemoryHost;
+    use crate::shared_policy::{PolicyUpdate, Publisher};
     use crate::snapshot::Snapshot;
 
     fn snapshot_body(version: u64) -> Vec<u8> {
@@ -196,10 +174,22 @@ mod tests {
         .unwrap()
     }
 
-    fn published(eff: SyncEffect) -> (SyncStatus, Option<u64>) {
-        match eff {
-            SyncEffect::Publish { status, update } => (status, update.base),
-            other => panic!("expected a publish, got {other:?}"),
+    /// Runs an answer through the state and a publisher, as the sync service does.
+    fn answer(s: &mut SyncState, now: u64, status: u32, body: &[u8]) -> Result<SyncStatus, String> {
+        let cfg = SyncConfig::default();
+        match s.on_answer(now, &cfg, status) {
+            SyncEffect::Publish { held_version } => {
+                let host = MemoryHost::default();
+                match Publisher::default().apply_json(&host, body, held_version, now, 0) {
+                    Ok(applied) => Ok(s.published(now, &applied)),
+                    Err(e) => {
+                        s.publish_failed(now, &cfg);
+                        Err(e.to_string())
+                    }
+                }
+            }
+            SyncEffect::Confirm { status } => Ok(status),
+            SyncEffect::Failed { reason } => Err(reason),
         }
     }
 
@@ -215,7 +205,7 @@ mod tests {
         );
         s.poll_started();
         assert!(!s.poll_due(10), "one poll at a time");
-        let (status, base) = published(s.on_answer(100, &cfg, 200, &snapshot_body(4)));
+        let status = answer(&mut s, 100, 200, &snapshot_body(4)).unwrap();
         assert_eq!(
             status,
             SyncStatus {
@@ -224,7 +214,6 @@ mod tests {
                 globals_version: 4,
             }
         );
-        assert_eq!(base, None, "a full snapshot");
         assert!(s.poll_due(100), "the next long-poll starts at once");
         assert!(s.poll_path(&cfg).contains("after=4"));
     }
@@ -233,47 +222,47 @@ mod tests {
     fn deltas_apply_on_the_version_held_and_keep_the_globals_version_unless_they_carry_globals() {
         let cfg = SyncConfig::default();
         let mut s = SyncState::default();
-        published(s.on_answer(1, &cfg, 200, &snapshot_body(4)));
-        let (status, base) = published(s.on_answer(2, &cfg, 200, &delta_body(4, 6, false)));
-        assert_eq!(
-            (status.version, status.globals_version, base),
-            (6, 4, Some(4))
-        );
-        let (status, _) = published(s.on_answer(3, &cfg, 200, &delta_body(6, 7, true)));
+        answer(&mut s, 1, 200, &snapshot_body(4)).unwrap();
+        let status = answer(&mut s, 2, 200, &delta_body(4, 6, false)).unwrap();
+        assert_eq!((status.version, status.globals_version), (6, 4));
+        let status = answer(&mut s, 3, 200, &delta_body(6, 7, true)).unwrap();
         assert_eq!((status.version, status.globals_version), (7, 7));
         assert!(s.poll_path(&cfg).contains("after=7"));
     }
 
     #[test]
-    fn a_delta_from_another_version_or_a_failed_publish_asks_for_everything() {
+    fn a_delta_from_another_version_or_an_unreadable_update_asks_for_everything() {
         let cfg = SyncConfig::default();
         let mut s = SyncState::default();
-        published(s.on_answer(1, &cfg, 200, &snapshot_body(4)));
-        assert!(matches!(
-            s.on_answer(2, &cfg, 200, &delta_body(3, 6, false)),
-            SyncEffect::Failed { .. }
-        ));
+        answer(&mut s, 1, 200, &snapshot_body(4)).unwrap();
+        let err = answer(&mut s, 2, 200, &delta_body(3, 6, false)).unwrap_err();
+        assert!(err.contains("from version 3 while holding 4"), "{err}");
         assert!(s.poll_path(&cfg).contains("after=0"));
-        published(s.on_answer(10_000, &cfg, 200, &snapshot_body(6)));
-        s.publish_failed(10_001, &cfg);
-        assert!(s.poll_path(&cfg).contains("after=0"));
-        assert!(!s.poll_due(10_001), "after a pause");
+        assert!(!s.poll_due(2), "after a pause");
+        answer(&mut s, 10_000, 200, &snapshot_body(6)).unwrap();
+        for bad in [
+            &b"{not json"[..],
+            b"[]",
+            br#"{"version":7}"#,
+            br#"{"version":7,"keys":[]}"#,
+        ] {
+            answer(&mut s, 20_000, 200, &snapshot_body(6)).unwrap();
+            assert!(answer(&mut s, 20_001, 200, bad).is_err(), "{bad:?}");
+            assert!(s.poll_path(&cfg).contains("after=0"), "{bad:?}");
+        }
     }
 
     #[test]
     fn not_modified_renews_freshness_of_the_held_version() {
-        let cfg = SyncConfig::default();
         let mut s = SyncState::default();
-        published(s.on_answer(1, &cfg, 200, &snapshot_body(2)));
+        answer(&mut s, 1, 200, &snapshot_body(2)).unwrap();
         assert_eq!(
-            s.on_answer(500, &cfg, 304, b""),
-            SyncEffect::Confirm {
-                status: SyncStatus {
-                    version: 2,
-                    confirmed_at_ms: 500,
-                    globals_version: 2,
-                }
-            }
+            answer(&mut s, 500, 304, b""),
+            Ok(SyncStatus {
+                version: 2,
+                confirmed_at_ms: 500,
+                globals_version: 2,
+            })
         );
     }
 
@@ -284,18 +273,14 @@ mod tests {
             ..SyncConfig::default()
         };
         let mut s = SyncState::default();
-        let cases: [(&str, u32, &[u8]); 4] = [
-            ("no answer", 0, b""),
-            ("server error", 500, b"oops"),
-            ("garbage body", 200, b"{not json"),
-            ("304 before any snapshot", 304, b""),
+        let cases: [(&str, u32); 3] = [
+            ("no answer", 0),
+            ("server error", 500),
+            ("304 before any snapshot", 304),
         ];
-        for (name, status, body) in cases {
+        for (name, status) in cases {
             assert!(
-                matches!(
-                    s.on_answer(1_000, &cfg, status, body),
-                    SyncEffect::Failed { .. }
-                ),
+                matches!(s.on_answer(1_000, &cfg, status), SyncEffect::Failed { .. }),
                 "case {name}"
             );
             assert!(!s.poll_due(1_000), "case {name}: waits before retrying");
