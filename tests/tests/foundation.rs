@@ -291,6 +291,18 @@ async fn revocation_bites_on_the_next_request() {
         Some(0),
         "every revoke was answered on the gateway's confirmation, not at the end of the wait"
     );
+    // Data plane v2: the gateway took one full snapshot when it started, and every issue and
+    // revoke since reached it as a delta (the keys that changed, not all of them).
+    assert_eq!(
+        stack.cp_metric("keybrake_snapshots_served_total").await,
+        Some(1),
+        "one full snapshot, at start"
+    );
+    let deltas = stack
+        .cp_metric("keybrake_deltas_served_total")
+        .await
+        .unwrap_or(0);
+    assert!(deltas >= 10, "{deltas} deltas for 10 changes");
 }
 
 #[tokio::test]
