@@ -18,8 +18,11 @@ pub const HEARTBEAT_MS: u64 = 5_000;
 /// A busy key's lease is topped up when its room would last fewer than this many report
 /// intervals at the rate the key used money over the last one (the low-water mark).
 pub const LOW_WATER_INTERVALS: u64 = 4;
-/// A top-up asks for this many report intervals of that use.
-pub const TOP_UP_INTERVALS: u64 = 8;
+/// A top-up asks for at least this many report intervals of that use; the control plane adds
+/// its headroom (a quarter of what is still free). A larger ask would be refused outright once
+/// it exceeds what the cap has left ([`crate::lease::size_grant`] grants "at least `want`" or
+/// nothing), which is when a busy key needs its top-ups most.
+pub const TOP_UP_INTERVALS: u64 = 1;
 
 /// Longest pause after failed reports (jitter included); the first is 1–2 report intervals.
 pub const MAX_BACKOFF_MS: u64 = 5_000;
