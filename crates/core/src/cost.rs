@@ -271,11 +271,63 @@ pub fn settle(
     body: &[u8],
     rates: &Rates,
 ) -> Settlement {
+    settle_answer(vendor, path, status, replayed, &Answer::parse(body), rates)
+}
+
+/// [`settle`] from a response body parsed once.
+pub fn settle_answer(
+    vendor: Vendor,
+    path: &[String],
+    status: u32,
+    replayed: bool,
+    answer: &Answer,
+    rates: &Rates,
+) -> Settlement {
     match vendor {
-        Vendor::Stripe => stripe::settle(path, status, replayed, body, rates),
-        Vendor::Twilio => twilio::settle(status, body, rates),
+        Vendor::Stripe => stripe::settle(path, status, replayed, answer.json(), rates),
+        Vendor::Twilio => twilio::settle(status, answer.json(), rates),
         Vendor::Resend => resend::settle(status),
     }
+}
+
+/// Whether a costed call's response body must be read: only a fresh 2xx answer's is (for the
+/// amount the vendor reports, the id of the object it made, an intent to remember). An error
+/// status (nothing moved, or the outcome is unknown either way) or a replay settles the call
+/// from the headers alone.
+pub fn needs_body(status: u32, replayed: bool) -> bool {
+    (200..300).contains(&status) && !replayed
+}
+
+/// A vendor's JSON answer, parsed once for everything read from it (the settlement, the id of
+/// the object made, an intent to remember). `None` inside when the body is not JSON.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answer(Option<serde_json::Value>);
+
+impl Answer {
+    pub fn parse(body: &[u8]) -> Self {
+        Self(serde_json::from_slice(body).ok())
+    }
+
+    /// The parsed body, or `None` when it was not JSON.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        self.0.as_ref()
+    }
+
+    /// The vendor's id of the object a call made (`pi_…`, `SM…`, an email id): `id`, else
+    /// `sid`, when it is a short printable string ([`printable_id`]).
+    pub fn object_id(&self) -> Option<String> {
+        let v = self.0.as_ref()?;
+        let text = |name| v.get(name).and_then(serde_json::Value::as_str);
+        text("id")
+            .or_else(|| text("sid"))
+            .and_then(|id| printable_id(id.as_bytes()))
+    }
+}
+
+/// An id fit for the audit trail: 1 to 128 bytes of printable ASCII (no space), else `None`.
+pub fn printable_id(v: &[u8]) -> Option<String> {
+    (!v.is_empty() && v.len() <= 128 && v.iter().all(|b| (0x21..0x7f).contains(b)))
+        .then(|| String::from_utf8_lossy(v).into_owned())
 }
 
 #[cfg(test)]
