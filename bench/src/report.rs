@@ -170,14 +170,37 @@ impl Figures {
         percentile(&self.revocations.refused_after_answer_ms, 0.99)
     }
 
+    /// The p99 of free calls at the fixed rate with 100k keys while keys are issued and revoked,
+    /// over the same without changes (1.00: changes cost requests nothing).
+    fn churn_p99_ratio(&self) -> f64 {
+        let (quiet, churn) = (self.scale.quiet.p99_us, self.scale.churn.p99_us);
+        if quiet > 0.0 {
+            churn / quiet
+        } else {
+            0.0
+        }
+    }
+
+    /// The summary line (DESIGN.md's stable interface: this shape exactly). `cpu` is the Envoy
+    /// CPU time per request added over plain Envoy in the same run, per scenario.
     pub fn last_line(&self) -> String {
+        use crate::load::Scenario;
         let ratio = |s| self.pair(&self.throughput, s).map_or(0.0, Pair::ratio);
+        let cpu = |s| {
+            self.pair(&self.throughput, s)
+                .map_or(0.0, |p| p.added(|m| m.gateway_cpu_us))
+        };
         format!(
-            "keybrake bench: throughput ratio {:.2} (costed), {:.2} (free), p99 {:+.0} us, revoke p99 {:.0} ms",
-            ratio(crate::load::Scenario::Costed),
-            ratio(crate::load::Scenario::Free),
+            "keybrake bench: throughput ratio {:.2} (costed), {:.2} (free), p99 {:+.0} us, revoke p99 {:.0} ms, cpu {:+.0}/{:+.0}/{:+.0} us (costed/free/refused), 100k churn p99 x {:.2}, 100k revoke p99 {:.0} ms",
+            ratio(Scenario::Costed),
+            ratio(Scenario::Free),
             self.costed_p99_added(),
             self.revoke_p99().ceil(),
+            cpu(Scenario::Costed),
+            cpu(Scenario::Free),
+            cpu(Scenario::Denied),
+            self.churn_p99_ratio(),
+            percentile(&self.scale.changes.refused_after_answer_ms, 0.99).ceil(),
         )
     }
 

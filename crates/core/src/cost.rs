@@ -299,13 +299,61 @@ pub fn needs_body(status: u32, replayed: bool) -> bool {
 }
 
 /// A vendor's JSON answer, parsed once for everything read from it (the settlement, the id of
-/// the object made, an intent to remember). `None` inside when the body is not JSON.
+/// the object made, an intent to remember). `None` inside when the body is not a JSON object.
+///
+/// Only the members keybrake reads are kept ([`AnswerFields`]); the rest of the body is scanned
+/// but never built into values (a Stripe PaymentIntent is a kilobyte of members nobody reads
+/// here). A member sent twice makes the answer unreadable, so the call settles at its
+/// reservation (fail closed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Answer(Option<serde_json::Value>);
 
+/// The top-level members of an answer that settling reads: ids (`id`, `sid`), Stripe's
+/// `object`, `status`, `captured`, amounts and `currency`, Twilio's `price` and `price_unit`.
+#[derive(serde::Deserialize)]
+struct AnswerFields {
+    id: Option<serde_json::Value>,
+    sid: Option<serde_json::Value>,
+    object: Option<serde_json::Value>,
+    status: Option<serde_json::Value>,
+    captured: Option<serde_json::Value>,
+    amount: Option<serde_json::Value>,
+    amount_received: Option<serde_json::Value>,
+    amount_capturable: Option<serde_json::Value>,
+    amount_captured: Option<serde_json::Value>,
+    currency: Option<serde_json::Value>,
+    price: Option<serde_json::Value>,
+    price_unit: Option<serde_json::Value>,
+}
+
 impl Answer {
     pub fn parse(body: &[u8]) -> Self {
-        Self(serde_json::from_slice(body).ok())
+        // A struct also reads a JSON array (by position): only an object is an answer here.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Self(None);
+        }
+        let Ok(f) = serde_json::from_slice::<AnswerFields>(body) else {
+            return Self(None);
+        };
+        let members = [
+            ("id", f.id),
+            ("sid", f.sid),
+            ("object", f.object),
+            ("status", f.status),
+            ("captured", f.captured),
+            ("amount", f.amount),
+            ("amount_received", f.amount_received),
+            ("amount_capturable", f.amount_capturable),
+            ("amount_captured", f.amount_captured),
+            ("currency", f.currency),
+            ("price", f.price),
+            ("price_unit", f.price_unit),
+        ];
+        let map: serde_json::Map<String, serde_json::Value> = members
+            .into_iter()
+            .filter_map(|(name, v)| v.map(|v| (name.to_owned(), v)))
+            .collect();
+        Self(Some(serde_json::Value::Object(map)))
     }
 
     /// The parsed body, or `None` when it was not JSON.
