@@ -170,17 +170,6 @@ impl Figures {
         percentile(&self.revocations.refused_after_answer_ms, 0.99)
     }
 
-    /// The p99 of free calls at the fixed rate with 100k keys while keys are issued and revoked,
-    /// over the same without changes (1.00: changes cost requests nothing).
-    fn churn_p99_ratio(&self) -> f64 {
-        let (quiet, churn) = (self.scale.quiet.p99_us, self.scale.churn.p99_us);
-        if quiet > 0.0 {
-            churn / quiet
-        } else {
-            0.0
-        }
-    }
-
     /// The summary line (DESIGN.md's stable interface: this shape exactly). `cpu` is the Envoy
     /// CPU time per request added over plain Envoy in the same run, per scenario.
     pub fn last_line(&self) -> String {
@@ -199,8 +188,8 @@ impl Figures {
             cpu(Scenario::Costed),
             cpu(Scenario::Free),
             cpu(Scenario::Denied),
-            self.churn_p99_ratio(),
-            percentile(&self.scale.changes.refused_after_answer_ms, 0.99).ceil(),
+            self.scale.churn_p99_ratio(),
+            self.scale.revoke_p99_ms().ceil(),
         )
     }
 
