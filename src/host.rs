@@ -159,8 +159,9 @@ pub fn dispatch(
 }
 
 /// The status of a callout's answer, 0 when unreadable. Call only when the answer has headers
-/// (`num_headers > 0`): after a failed callout reading them traps.
-pub fn call_status() -> u32 {
+/// (`num_headers > 0`): after a failed callout reading them traps. Read as bytes: the SDK's
+/// string getter panics on a non-UTF-8 value.
+pub fn answered_call_status() -> u32 {
     hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
@@ -174,7 +175,7 @@ pub fn call_answer(num_headers: usize, body_size: usize) -> (u32, Vec<u8>) {
     if num_headers == 0 {
         return (0, Vec::new());
     }
-    (call_status(), call_body(body_size))
+    (answered_call_status(), call_body(body_size))
 }
 
 /// The body of a callout's answer.
@@ -190,11 +191,7 @@ pub fn call_status(num_headers: usize) -> u32 {
     if num_headers == 0 {
         return 0;
     }
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    answered_call_status()
 }
 
 /// A callout's answer body read piece by piece from Envoy's buffer, so a large answer (a full

@@ -201,7 +201,7 @@ impl Host for EnvoyHost<'_> {
     }
 
     fn call_status(&mut self) -> u32 {
-        host::call_status()
+        host::answered_call_status()
     }
 
     fn call_body(&mut self, size: usize) -> Vec<u8> {
