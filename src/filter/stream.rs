@@ -191,11 +191,10 @@ impl Host for EnvoyHost<'_> {
             Some(body),
             timeout,
         )
-        .map(|token| {
+        .inspect(|_| {
             if let Ok(vm) = self.vm.try_borrow() {
                 vm.metrics.lease_wait();
             }
-            token
         })
         .map_err(|e| format!("{e:?}"))
     }

@@ -196,7 +196,7 @@ pub fn settle(status: u32, answer: Option<&serde_json::Value>, rates: &Rates) ->
                         Settlement::Actual(micros)
                     } else {
                         rates
-                            .to_micros(micros, &unit)
+                            .to_micros(micros, unit)
                             .map(|m| Settlement::Actual(m.div_ceil(10_000)))
                             .unwrap_or(Settlement::Unknown)
                     }
