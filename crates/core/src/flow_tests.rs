@@ -833,7 +833,7 @@ fn reservations_are_the_estimates_bound() {
 
 /// Host calls per kind of call. A change that adds one fails here: say in bench/RESULTS.md
 /// what it buys, then raise the figure. Before the flow moved into the core (5b00fe0) the
-/// filter made 35 (costed), 24 (free) and 17 (refused): three header reads and the whole map,
+/// filter made 35 (costed), 22 (free) and 17 (refused): three header reads and the whole map,
 /// fields set as each became known, two response-id headers, `response.code` at the end.
 #[test]
 fn host_calls_per_call_stay_within_budget() {
