@@ -268,11 +268,6 @@ impl Flow {
         }
     }
 
-    /// What the call's log says so far (tests and diagnostics).
-    pub fn call_log(&self) -> &CallLog {
-        &self.log
-    }
-
     /// Answers locally in the vendor's error shape; nothing reaches the vendor. The vault key
     /// and every secret-shaped header value (`scrub`) are taken out of the request first, so no
     /// access-log format prints them.
