@@ -3,12 +3,11 @@
 //! waiting to go to the sync service (batched: every enqueue wakes Envoy's main thread). Per
 //! request: a [`stream::Stream`].
 
-mod fields;
 mod metrics;
 mod stream;
 
 use crate::host::{self, Shared};
-use keybrake_core::audit::AUDIT_QUEUE;
+use keybrake_core::audit::{AuditRecord, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::handoff::Handoff;
 use keybrake_core::key::VaultKeyId;
@@ -168,6 +167,23 @@ impl VmState {
             log::warn!(
                 "keybrake: {records} audit records could not be queued; they are in the access log"
             );
+        }
+    }
+
+    /// A settlement that met contention, retried on a later request.
+    fn defer_settlement(&mut self, key_id: &str, reserved: u64, actual: u64) {
+        self.pending_settlements
+            .push((key_id.to_owned(), reserved, actual));
+    }
+
+    /// A call's end: its counters, and its audit record queued for the sync service.
+    fn record(&mut self, record: &AuditRecord) {
+        self.metrics
+            .call(record.vendor, record.decision, record.cost_micros);
+        self.metrics.over_reserved(record.over_reserved_micros);
+        match serde_json::to_vec(record) {
+            Ok(bytes) => self.audit(&bytes),
+            Err(e) => log::error!("keybrake: cannot encode an audit record: {e}"),
         }
     }
 

@@ -47,12 +47,6 @@ pub fn start_ticks(period: Duration) {
 
 // === request and response ===
 
-pub fn request_header(name: &str) -> Option<Vec<u8>> {
-    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
-        .ok()
-        .flatten()
-}
-
 /// Every request header, pseudo-headers included, as Envoy holds them (repeats as separate
 /// entries). Call only in the request-headers callback: the SDK panics on any other status.
 /// Header names are never non-UTF-8 here (the SDK would panic on one): Envoy's codecs refuse
@@ -164,22 +158,32 @@ pub fn dispatch(
     hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
 }
 
+/// The status of a callout's answer, 0 when unreadable. Call only when the answer has headers
+/// (`num_headers > 0`): after a failed callout reading them traps. Read as bytes: the SDK's
+/// string getter panics on a non-UTF-8 value.
+pub fn answered_call_status() -> u32 {
+    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
 /// The status and body of a callout's answer; status 0 when the call failed without one
 /// (reading headers then would trap).
 pub fn call_answer(num_headers: usize, body_size: usize) -> (u32, Vec<u8>) {
     if num_headers == 0 {
         return (0, Vec::new());
     }
-    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+    (answered_call_status(), call_body(body_size))
+}
+
+/// The body of a callout's answer.
+pub fn call_body(size: usize) -> Vec<u8> {
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
         .ok()
         .flatten()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    (status, body)
+        .unwrap_or_default()
 }
 
 /// The status of a callout's answer; 0 when the call failed without one.
@@ -187,11 +191,7 @@ pub fn call_status(num_headers: usize) -> u32 {
     if num_headers == 0 {
         return 0;
     }
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    answered_call_status()
 }
 
 /// A callout's answer body read piece by piece from Envoy's buffer, so a large answer (a full

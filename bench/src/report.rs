@@ -170,14 +170,26 @@ impl Figures {
         percentile(&self.revocations.refused_after_answer_ms, 0.99)
     }
 
+    /// The summary line (DESIGN.md's stable interface: this shape exactly). `cpu` is the Envoy
+    /// CPU time per request added over plain Envoy in the same run, per scenario.
     pub fn last_line(&self) -> String {
+        use crate::load::Scenario;
         let ratio = |s| self.pair(&self.throughput, s).map_or(0.0, Pair::ratio);
+        let cpu = |s| {
+            self.pair(&self.throughput, s)
+                .map_or(0.0, |p| p.added(|m| m.gateway_cpu_us))
+        };
         format!(
-            "keybrake bench: throughput ratio {:.2} (costed), {:.2} (free), p99 {:+.0} us, revoke p99 {:.0} ms",
-            ratio(crate::load::Scenario::Costed),
-            ratio(crate::load::Scenario::Free),
+            "keybrake bench: throughput ratio {:.2} (costed), {:.2} (free), p99 {:+.0} us, revoke p99 {:.0} ms, cpu {:+.0}/{:+.0}/{:+.0} us (costed/free/refused), 100k churn p99 x {:.2}, 100k revoke p99 {:.0} ms",
+            ratio(Scenario::Costed),
+            ratio(Scenario::Free),
             self.costed_p99_added(),
             self.revoke_p99().ceil(),
+            cpu(Scenario::Costed),
+            cpu(Scenario::Free),
+            cpu(Scenario::Denied),
+            self.scale.churn_p99_ratio(),
+            self.scale.revoke_p99_ms().ceil(),
         )
     }
 

@@ -359,17 +359,27 @@ async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
             "{name}: vendor in {line}"
         );
         assert_eq!(line["keybrake_cap_usd"], "500.00", "{name}: cap in {line}");
-        for field in [
-            "keybrake_cost_usd",
-            "keybrake_cost_source",
-            "keybrake_spend_usd",
-        ] {
-            assert!(
-                line.get(field).is_some(),
-                "{name}: the log format lacks {field}: {line}"
-            );
-        }
     }
+    // The filter sets its fields once, when the call ends: each documented
+    // `%FILTER_STATE(wasm.NAME:PLAIN)%` prints the call's value, and a field the call has no
+    // value for (a refusal's cost) prints nothing.
+    for (field, want) in [
+        ("keybrake_cost_usd", "10.00"),
+        ("keybrake_cost_source", "response"),
+        ("keybrake_spend_usd", "10.00"),
+    ] {
+        assert_eq!(allowed[field], want, "allow: {field} in {allowed}");
+        assert!(
+            refused.get(field).is_some_and(|v| v.is_null() || v == "-"),
+            "deny: {field} in {refused}"
+        );
+    }
+    assert!(
+        allowed
+            .get("keybrake_deny_reason")
+            .is_some_and(|v| v.is_null() || v == "-"),
+        "allow: no deny reason in {allowed}"
+    );
     assert_eq!(refused["keybrake_deny_reason"], "endpoint_not_allowed");
     assert_eq!(refused["response_code"], 403);
     assert_eq!(allowed["response_code"], 200);

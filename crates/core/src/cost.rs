@@ -271,11 +271,111 @@ pub fn settle(
     body: &[u8],
     rates: &Rates,
 ) -> Settlement {
+    settle_answer(vendor, path, status, replayed, &Answer::parse(body), rates)
+}
+
+/// [`settle`] from a response body parsed once.
+pub fn settle_answer(
+    vendor: Vendor,
+    path: &[String],
+    status: u32,
+    replayed: bool,
+    answer: &Answer,
+    rates: &Rates,
+) -> Settlement {
     match vendor {
-        Vendor::Stripe => stripe::settle(path, status, replayed, body, rates),
-        Vendor::Twilio => twilio::settle(status, body, rates),
+        Vendor::Stripe => stripe::settle(path, status, replayed, answer.json(), rates),
+        Vendor::Twilio => twilio::settle(status, answer.json(), rates),
         Vendor::Resend => resend::settle(status),
     }
+}
+
+/// Whether a costed call's response body must be read: only a fresh 2xx answer's is (for the
+/// amount the vendor reports, the id of the object it made, an intent to remember). An error
+/// status (nothing moved, or the outcome is unknown either way) or a replay settles the call
+/// from the headers alone.
+pub fn needs_body(status: u32, replayed: bool) -> bool {
+    (200..300).contains(&status) && !replayed
+}
+
+/// A vendor's JSON answer, parsed once for everything read from it (the settlement, the id of
+/// the object made, an intent to remember). `None` inside when the body is not a JSON object.
+///
+/// Only the members keybrake reads are kept ([`AnswerFields`]); the rest of the body is scanned
+/// but never built into values (a Stripe PaymentIntent is a kilobyte of members nobody reads
+/// here). A member sent twice makes the answer unreadable, so the call settles at its
+/// reservation (fail closed).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answer(Option<serde_json::Value>);
+
+/// The top-level members of an answer that settling reads: ids (`id`, `sid`), Stripe's
+/// `object`, `status`, `captured`, amounts and `currency`, Twilio's `price` and `price_unit`.
+#[derive(serde::Deserialize)]
+struct AnswerFields {
+    id: Option<serde_json::Value>,
+    sid: Option<serde_json::Value>,
+    object: Option<serde_json::Value>,
+    status: Option<serde_json::Value>,
+    captured: Option<serde_json::Value>,
+    amount: Option<serde_json::Value>,
+    amount_received: Option<serde_json::Value>,
+    amount_capturable: Option<serde_json::Value>,
+    amount_captured: Option<serde_json::Value>,
+    currency: Option<serde_json::Value>,
+    price: Option<serde_json::Value>,
+    price_unit: Option<serde_json::Value>,
+}
+
+impl Answer {
+    pub fn parse(body: &[u8]) -> Self {
+        // A struct also reads a JSON array (by position): only an object is an answer here.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Self(None);
+        }
+        let Ok(f) = serde_json::from_slice::<AnswerFields>(body) else {
+            return Self(None);
+        };
+        let members = [
+            ("id", f.id),
+            ("sid", f.sid),
+            ("object", f.object),
+            ("status", f.status),
+            ("captured", f.captured),
+            ("amount", f.amount),
+            ("amount_received", f.amount_received),
+            ("amount_capturable", f.amount_capturable),
+            ("amount_captured", f.amount_captured),
+            ("currency", f.currency),
+            ("price", f.price),
+            ("price_unit", f.price_unit),
+        ];
+        let map: serde_json::Map<String, serde_json::Value> = members
+            .into_iter()
+            .filter_map(|(name, v)| v.map(|v| (name.to_owned(), v)))
+            .collect();
+        Self(Some(serde_json::Value::Object(map)))
+    }
+
+    /// The parsed body, or `None` when it was not JSON.
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        self.0.as_ref()
+    }
+
+    /// The vendor's id of the object a call made (`pi_…`, `SM…`, an email id): `id`, else
+    /// `sid`, when it is a short printable string ([`printable_id`]).
+    pub fn object_id(&self) -> Option<String> {
+        let v = self.0.as_ref()?;
+        let text = |name| v.get(name).and_then(serde_json::Value::as_str);
+        text("id")
+            .or_else(|| text("sid"))
+            .and_then(|id| printable_id(id.as_bytes()))
+    }
+}
+
+/// An id fit for the audit trail: 1 to 128 bytes of printable ASCII (no space), else `None`.
+pub fn printable_id(v: &[u8]) -> Option<String> {
+    (!v.is_empty() && v.len() <= 128 && v.iter().all(|b| (0x21..0x7f).contains(b)))
+        .then(|| String::from_utf8_lossy(v).into_owned())
 }
 
 #[cfg(test)]

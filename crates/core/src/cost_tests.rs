@@ -921,3 +921,66 @@ fn priced_fields_in_the_query_are_spotted() {
         assert_eq!(query_names_priced_field(vendor, query), want, "case {name}");
     }
 }
+
+#[test]
+fn object_ids_come_from_id_or_sid() {
+    let cases: [(&str, &[u8], Option<&str>); 8] = [
+        (
+            "stripe",
+            br#"{"id":"pi_123","object":"payment_intent"}"#,
+            Some("pi_123"),
+        ),
+        (
+            "twilio",
+            br#"{"sid":"SM0123","status":"queued"}"#,
+            Some("SM0123"),
+        ),
+        ("id wins over sid", br#"{"id":"a","sid":"b"}"#, Some("a")),
+        (
+            "resend",
+            br#"{"id":"4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}"#,
+            Some("4ef9a417-02e9-4d39-ad75-9611e0fcc33c"),
+        ),
+        ("no id", br#"{"object":"list"}"#, None),
+        ("not json", b"<html>", None),
+        ("id with a newline", br#"{"id":"pi_1\nx"}"#, None),
+        ("id not a string", br#"{"id":7}"#, None),
+    ];
+    for (name, body, want) in cases {
+        assert_eq!(
+            Answer::parse(body).object_id().as_deref(),
+            want,
+            "case {name}"
+        );
+    }
+}
+
+#[test]
+fn printable_ids_are_short_visible_ascii() {
+    assert_eq!(printable_id(b"req_abc").as_deref(), Some("req_abc"));
+    assert_eq!(printable_id(&[b'a'; 128]).map(|s| s.len()), Some(128));
+    for bad in [
+        &b""[..],
+        &[b'a'; 129],
+        b"has space",
+        b"tab\t",
+        b"caf\xc3\xa9",
+        b"\x7f",
+    ] {
+        assert_eq!(printable_id(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn only_a_fresh_success_needs_its_body_read() {
+    for (status, replayed, want) in [
+        (200, false, true),
+        (201, false, true),
+        (200, true, false),
+        (402, false, false),
+        (500, false, false),
+        (0, false, false),
+    ] {
+        assert_eq!(needs_body(status, replayed), want, "{status} {replayed}");
+    }
+}

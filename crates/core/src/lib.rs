@@ -13,6 +13,7 @@ pub mod currency;
 pub mod decide;
 pub mod deny;
 pub mod endpoint;
+pub mod flow;
 pub mod handoff;
 pub mod key;
 pub mod lease;

@@ -45,6 +45,16 @@ pub enum VendorCredential {
 impl Vendor {
     pub const ALL: [Vendor; 3] = [Vendor::Stripe, Vendor::Twilio, Vendor::Resend];
 
+    /// The response header that carries the vendor's id of a request (Stripe's `Request-Id`,
+    /// Twilio's `Twilio-Request-Id`), recorded in the audit trail; Resend sends none.
+    pub fn request_id_header(self) -> Option<&'static str> {
+        match self {
+            Vendor::Stripe => Some("request-id"),
+            Vendor::Twilio => Some("twilio-request-id"),
+            Vendor::Resend => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Vendor::Stripe => "stripe",

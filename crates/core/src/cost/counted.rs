@@ -101,10 +101,20 @@ pub fn to_remember(
     status: u32,
     body: &[u8],
 ) -> Option<(String, Counted)> {
+    to_remember_answer(vendor, key_id, status, super::Answer::parse(body).json())
+}
+
+/// [`to_remember`] from the response body parsed once ([`super::Answer`]).
+pub fn to_remember_answer(
+    vendor: Vendor,
+    key_id: &str,
+    status: u32,
+    answer: Option<&serde_json::Value>,
+) -> Option<(String, Counted)> {
     if vendor != Vendor::Stripe || !(200..300).contains(&status) {
         return None;
     }
-    let (id, amount, currency) = super::stripe::to_remember(body)?;
+    let (id, amount, currency) = super::stripe::to_remember(answer?)?;
     Some((
         id,
         Counted {

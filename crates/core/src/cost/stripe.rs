@@ -222,11 +222,12 @@ fn moved(path: &[String], v: &Value) -> Option<(u64, String)> {
     Some((total, v.get("currency")?.as_str()?.to_owned()))
 }
 
+/// `answer` is the response body parsed once ([`super::Answer`]); `None` when it was not JSON.
 pub fn settle(
     path: &[String],
     status: u32,
     replayed: bool,
-    body: &[u8],
+    answer: Option<&Value>,
     rates: &Rates,
 ) -> Settlement {
     if replayed {
@@ -234,10 +235,10 @@ pub fn settle(
     }
     match status {
         200..=299 => {
-            let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            let Some(v) = answer else {
                 return Settlement::Unknown;
             };
-            match moved(path, &v) {
+            match moved(path, v) {
                 Some((amount, currency)) => rates
                     .to_micros(amount, &currency)
                     .map_or(Settlement::Unknown, Settlement::Actual),
@@ -252,8 +253,7 @@ pub fn settle(
 
 /// After a priced call answered 2xx: the intent or charge whose money may still move (an
 /// uncaptured or unconfirmed intent, an uncaptured charge), to remember for its follow-ups.
-pub fn to_remember(body: &[u8]) -> Option<(String, u64, String)> {
-    let v: Value = serde_json::from_slice(body).ok()?;
+pub fn to_remember(v: &Value) -> Option<(String, u64, String)> {
     let id = v.get("id")?.as_str()?;
     let pending = match v.get("object")?.as_str()? {
         "payment_intent" => v

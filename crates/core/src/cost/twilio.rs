@@ -172,26 +172,31 @@ pub fn estimate(rule: Rule, body: &[u8], prices: &TwilioPrices) -> Result<Estima
     Ok(Estimate::Approximate(micros))
 }
 
-pub fn settle(status: u32, body: &[u8], rates: &Rates) -> Settlement {
+/// `answer` is the response body parsed once ([`super::Answer`]); `None` when it was not JSON.
+pub fn settle(status: u32, answer: Option<&serde_json::Value>, rates: &Rates) -> Settlement {
     match status {
         200..=299 => {
-            #[derive(serde::Deserialize)]
-            struct Priced {
-                price: Option<String>,
-                price_unit: Option<String>,
-            }
-            let Ok(p) = serde_json::from_slice::<Priced>(body) else {
+            let Some(v) = answer.filter(|v| v.is_object()) else {
                 return Settlement::Unknown;
             };
-            match p.price.as_deref().and_then(parse_price_micros) {
+            // A field of another type than Twilio's string (or null) makes the answer unreadable.
+            let text = |name: &str| match v.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+                Some(_) => Err(()),
+            };
+            let (Ok(price), Ok(price_unit)) = (text("price"), text("price_unit")) else {
+                return Settlement::Unknown;
+            };
+            match price.and_then(parse_price_micros) {
                 Some(micros) => {
-                    let unit = p.price_unit.unwrap_or_else(|| "USD".to_owned());
+                    let unit = price_unit.unwrap_or("USD");
                     // Convert through the rate table with the unit as if it had 6 decimals.
                     if unit.eq_ignore_ascii_case("usd") {
                         Settlement::Actual(micros)
                     } else {
                         rates
-                            .to_micros(micros, &unit)
+                            .to_micros(micros, unit)
                             .map(|m| Settlement::Actual(m.div_ceil(10_000)))
                             .unwrap_or(Settlement::Unknown)
                     }

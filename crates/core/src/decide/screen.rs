@@ -64,32 +64,46 @@ pub fn screen_headers(
         .and_then(|a| vendor.presented_key(a))
         .and_then(|k| VaultKey::parse(&k.to_ascii_lowercase()).ok());
     let secret = presented.as_ref().map(|k| k.secret().as_bytes());
-    let mut strip = Vec::new();
+    let mut strip: Vec<String> = Vec::new();
     for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        if lower == "authorization" {
+        if name.eq_ignore_ascii_case("authorization") {
             continue;
         }
-        if METHOD_OVERRIDE_HEADERS.contains(&lower.as_str()) {
+        if METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+        {
             return Err(DenyReason::BadRequest);
         }
         if holds_vault_key(value, secret) {
             return Err(DenyReason::BadRequest);
         }
-        if lower == ":path" && redact::redact(value).is_some() {
+        if name.eq_ignore_ascii_case(":path") && redact::redact(value).is_some() {
             return Err(DenyReason::BadRequest);
         }
-        let gateways_own = lower.starts_with(STRIPPED_PREFIX) || lower.starts_with(ENVOY_PREFIX);
-        if gateways_own && !strip.contains(&lower) {
-            strip.push(lower);
+        let gateways_own = starts_with_ignore_case(name, STRIPPED_PREFIX)
+            || starts_with_ignore_case(name, ENVOY_PREFIX);
+        if gateways_own && !strip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            strip.push(name.to_ascii_lowercase());
         }
     }
     Ok(Screened { strip })
 }
 
+fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// True when `value`, raw or percent-decoded (repeatedly, so a double-encoded key is found
 /// too), holds a vault key's shape or `secret`, in any letter case.
 fn holds_vault_key(value: &[u8], secret: Option<&[u8]>) -> bool {
+    // Both a key's shape and its secret hold a run of 64 hex digits: a value without one and
+    // with nothing to decode holds neither (the common case, checked without a copy).
+    if !value.contains(&b'%') && !redact::has_secret_run(value) {
+        return false;
+    }
     let check = |v: &[u8]| {
         contains_key_shape(v)
             || secret.is_some_and(|s| v.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s)))
