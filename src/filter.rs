@@ -14,6 +14,7 @@ use keybrake_core::key::VaultKeyId;
 use keybrake_core::ledger;
 use keybrake_core::snapshot::{PolicyIndex, SyncStatus};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -43,8 +44,10 @@ pub struct VmState {
     touched_out: Handoff,
     /// Audit records (JSON) not yet handed to the sync service.
     audit_out: Handoff,
-    /// Settlements that met contention: `(key_id, reserved, actual)`, retried on later requests.
-    pending_settlements: Vec<(String, u64, u64)>,
+    /// Settlements that met contention, retried on later requests: key id → `(reserved,
+    /// actual)` summed over its calls (settling is additive), so it holds at most one entry per
+    /// key however long the contention lasts.
+    pending_settlements: BTreeMap<String, (u64, u64)>,
 }
 
 impl FilterRoot {
@@ -63,7 +66,7 @@ impl FilterRoot {
                 metrics: metrics::Metrics::define(),
                 touched_out: Handoff::default(),
                 audit_out: Handoff::default(),
-                pending_settlements: Vec::new(),
+                pending_settlements: BTreeMap::new(),
             })),
         })
     }
@@ -172,8 +175,12 @@ impl VmState {
 
     /// A settlement that met contention, retried on a later request.
     fn defer_settlement(&mut self, key_id: &str, reserved: u64, actual: u64) {
-        self.pending_settlements
-            .push((key_id.to_owned(), reserved, actual));
+        let entry = self
+            .pending_settlements
+            .entry(key_id.to_owned())
+            .or_insert((0, 0));
+        entry.0 = entry.0.saturating_add(reserved);
+        entry.1 = entry.1.saturating_add(actual);
     }
 
     /// A call's end: its counters, and its audit record queued for the sync service.
@@ -192,8 +199,7 @@ impl VmState {
         let record = match ledger::settle(&Shared, key_id, reserved, actual) {
             Ok(r) => Some(r),
             Err(ledger::LedgerError::Contended) => {
-                self.pending_settlements
-                    .push((key_id.to_owned(), reserved, actual));
+                self.defer_settlement(key_id, reserved, actual);
                 None
             }
             Err(e) => {
@@ -210,7 +216,7 @@ impl VmState {
             return;
         }
         let pending = std::mem::take(&mut self.pending_settlements);
-        for (key_id, reserved, actual) in pending {
+        for (key_id, (reserved, actual)) in pending {
             self.settle(&key_id, reserved, actual);
         }
     }
