@@ -101,9 +101,18 @@ impl CostError {
     }
 
     /// What the agent can do about it, beyond the reason's own message.
-    pub fn advice(&self) -> Option<&'static str> {
+    pub fn advice(&self) -> Option<std::borrow::Cow<'static, str>> {
         match self {
-            CostError::Unbounded(advice) | CostError::Unpriceable(advice) => Some(advice),
+            CostError::Unbounded(advice) | CostError::Unpriceable(advice) => Some((*advice).into()),
+            // The code is three ASCII letters (checked before a rate is looked up).
+            CostError::Currency(CurrencyError::NoRate(code)) => Some(
+                format!(
+                    "the call is in {}: use USD or a currency with a rate, or ask an operator to set one (keybrake rates set {} <USD per unit>).",
+                    code.to_ascii_uppercase(),
+                    code.to_ascii_lowercase()
+                )
+                .into(),
+            ),
             CostError::Currency(_) => None,
         }
     }
@@ -258,6 +267,22 @@ pub fn estimate(
             Vendor::Twilio => twilio::estimate(rule, body, &prices.twilio),
             Vendor::Resend => resend::estimate(rule, body, &prices.resend),
         },
+    }
+}
+
+/// Advice for a costed call refused `spend_cap_exceeded` when its reservation is a worst case
+/// the request could have narrowed (a Twilio call without `TimeLimit`); `None` otherwise.
+pub fn cap_advice(
+    vendor: Vendor,
+    method: &str,
+    path: &[String],
+    body: &[u8],
+) -> Option<&'static str> {
+    match (vendor, classify(vendor, method, path)) {
+        (Vendor::Twilio, Class::Priced(rule)) if twilio::reserved_for_longest_call(rule, body) => {
+            Some(twilio::NO_TIME_LIMIT_ADVICE)
+        }
+        _ => None,
     }
 }
 

@@ -984,3 +984,32 @@ fn only_a_fresh_success_needs_its_body_read() {
         assert_eq!(needs_body(status, replayed), want, "{status} {replayed}");
     }
 }
+
+#[test]
+fn refusals_say_what_the_agent_can_change() {
+    // A currency without a rate is named, with how an operator sets one.
+    let e = CostError::Currency(CurrencyError::NoRate("eur".into()));
+    let advice = e.advice().unwrap();
+    assert!(
+        advice.contains("EUR") && advice.contains("keybrake rates set eur"),
+        "{advice}"
+    );
+    // A Twilio call without TimeLimit is reserved for the longest call: a cap refusal says so.
+    let calls = path("/2010-04-01/Accounts/AC123/Calls.json");
+    let no_limit = b"To=%2B15558675310&From=%2B15017122661&Url=https%3A%2F%2Fx.test%2Ft";
+    let advice = cap_advice(Vendor::Twilio, "POST", &calls, no_limit).unwrap();
+    assert!(advice.contains("set TimeLimit"), "{advice}");
+    let limited =
+        b"To=%2B15558675310&From=%2B15017122661&Url=https%3A%2F%2Fx.test%2Ft&TimeLimit=60";
+    assert_eq!(cap_advice(Vendor::Twilio, "POST", &calls, limited), None);
+    let messages = path("/2010-04-01/Accounts/AC123/Messages.json");
+    assert_eq!(
+        cap_advice(Vendor::Twilio, "POST", &messages, b"To=%2B1555&Body=hi"),
+        None
+    );
+    let intents = path("/v1/payment_intents");
+    assert_eq!(
+        cap_advice(Vendor::Stripe, "POST", &intents, b"amount=1&currency=usd"),
+        None
+    );
+}

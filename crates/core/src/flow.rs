@@ -190,6 +190,9 @@ struct Costed {
     day: u32,
     estimate: Estimate,
     lease_attempts: u8,
+    /// Said with a `spend_cap_exceeded` refusal when the reservation is a worst case the
+    /// request could have narrowed ([`cost::cap_advice`]).
+    cap_advice: Option<&'static str>,
     content_type: Option<Vec<u8>>,
     content_encoding: Option<Vec<u8>>,
     /// Headers to overwrite before a later refusal is answered (they hold something
@@ -414,6 +417,7 @@ impl Flow {
             day: day_of(now_ms),
             estimate: Estimate::Free,
             lease_attempts: 0,
+            cap_advice: None,
             content_type: first(&headers, "content-type").map(<[u8]>::to_vec),
             content_encoding: first(&headers, "content-encoding").map(<[u8]>::to_vec),
             scrub,
@@ -500,7 +504,7 @@ impl Flow {
                     host,
                     e.deny_reason(),
                     Some(costed.vendor),
-                    e.advice(),
+                    e.advice().as_deref(),
                     &costed.scrub,
                 )
             }
@@ -531,7 +535,7 @@ impl Flow {
                 host,
                 e.deny_reason(),
                 Some(costed.vendor),
-                e.advice(),
+                e.advice().as_deref(),
                 &costed.scrub,
             ),
             Some(Ok(Estimate::Free)) => {
@@ -543,6 +547,7 @@ impl Flow {
             }
             Some(Ok(estimate)) => {
                 costed.estimate = estimate;
+                costed.cap_advice = cost::cap_advice(vendor, method, path, body);
                 self.reserve(host, costed)
             }
         }
@@ -573,7 +578,7 @@ impl Flow {
                 host,
                 DenyReason::SpendCapExceeded,
                 Some(costed.vendor),
-                None,
+                costed.cap_advice,
                 &costed.scrub,
             ),
             Err(e) => {

@@ -92,6 +92,17 @@ fn time_limit_minutes(limit: Option<&str>, prices: &TwilioPrices) -> Result<u64,
     })
 }
 
+/// What to tell an agent whose call was refused `spend_cap_exceeded` when the reservation was
+/// the longest call because the request set no `TimeLimit`.
+pub const NO_TIME_LIMIT_ADVICE: &str = "the call sets no TimeLimit, so it was reserved for the longest call an operator allows (call_max_minutes, 240 minutes unless set): set TimeLimit (seconds) to reserve only what the call may last, or ask an operator for a higher cap.";
+
+/// Whether a call (or a call update that can lengthen it) is reserved for the longest call
+/// because it names no `TimeLimit`.
+pub fn reserved_for_longest_call(rule: Rule, body: &[u8]) -> bool {
+    matches!(rule, Rule::TwilioCall | Rule::TwilioCallUpdate)
+        && !form_urlencoded::parse(body).any(|(k, _)| k == "TimeLimit")
+}
+
 pub fn estimate(rule: Rule, body: &[u8], prices: &TwilioPrices) -> Result<Estimate, CostError> {
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let field = |name: &str| single_field(&fields, name);

@@ -123,6 +123,10 @@ impl Flow {
     }
 
     fn refuse_costed<H: Host>(&mut self, host: &mut H, reason: DenyReason, c: &Costed) -> Step {
-        self.refuse(host, reason, Some(c.vendor), None, &c.scrub)
+        let advice = match reason {
+            DenyReason::SpendCapExceeded => c.cap_advice,
+            _ => None,
+        };
+        self.refuse(host, reason, Some(c.vendor), advice, &c.scrub)
     }
 }
