@@ -45,26 +45,20 @@ impl Scale {
     /// 100k gateway, p99, milliseconds (target ≤ 100).
     pub fn revoke_p99_ms(&self) -> f64 {
         let c = &self.changes;
-        let total: Vec<f64> = c
-            .delete_ms
-            .iter()
-            .zip(&c.refused_after_answer_ms)
-            .map(|(a, b)| a + b)
-            .collect();
-        crate::revoke::percentile(&total, 0.99)
+        crate::revoke::percentile(
+            &crate::report::sum(&c.delete_ms, &c.refused_after_answer_ms),
+            0.99,
+        )
     }
 
     /// From `POST /vault/keys` sent to the first call allowed with the new key at the 100k
     /// gateway, p99, milliseconds (target ≤ 100).
     pub fn allow_p99_ms(&self) -> f64 {
         let c = &self.changes;
-        let total: Vec<f64> = c
-            .issue_ms
-            .iter()
-            .zip(&c.allowed_after_issue_ms)
-            .map(|(a, b)| a + b)
-            .collect();
-        crate::revoke::percentile(&total, 0.99)
+        crate::revoke::percentile(
+            &crate::report::sum(&c.issue_ms, &c.allowed_after_issue_ms),
+            0.99,
+        )
     }
 
     /// Envoy's resident memory with 100k keys above the 10-key gateway's, MiB (target ≤ 100).
