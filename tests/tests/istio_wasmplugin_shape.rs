@@ -11,7 +11,7 @@ use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
-async fn wasmplugin_shape_shares_the_blank_vm_id_and_refuses_calls_priced_from_the_body() {
+async fn wasmplugin_shape_shares_the_blank_vm_id_and_prices_calls_from_the_held_body() {
     let stack = Stack::start_with(StackOptions {
         istio_wasmplugin_shape: true,
         ..StackOptions::default()
@@ -57,29 +57,51 @@ async fn wasmplugin_shape_shares_the_blank_vm_id_and_refuses_calls_priced_from_t
     );
     stack.clear_stripe_requests().await;
 
-    // Step 2: a call priced from its body is refused at once: without
-    // allow_on_headers_stop_iteration, pausing on the request headers also holds back the body
-    // the filter would price, so the WasmPlugin's configuration says so
-    // (headers_pause_delivers_body: false) and the agent is told where to send it instead.
-    // Nothing reaches the vendor.
-    let costed = stack
-        .http
-        .post(stack.gw_url(0, "/stripe/v1/payment_intents"))
-        .bearer_auth(&key.vault_key)
-        .form(&[("amount", "1000"), ("currency", "usd")])
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .expect("EXPECTED an answer, not a stall");
-    assert_eq!(
-        (costed.status().as_u16(), deny_reason(&costed).as_deref()),
-        (403, Some("cost_not_bounded"))
+    // Step 2: a call priced from its body is priced and reserved. Without
+    // allow_on_headers_stop_iteration, pausing on the request headers would also hold back the
+    // body the filter prices, so under a WasmPlugin (headers_pause_delivers_body: false) the
+    // headers go on with the real key and the filter holds the body instead.
+    let pay = |cents: &'static str| {
+        stack
+            .http
+            .post(stack.gw_url(0, "/stripe/v1/payment_intents"))
+            .bearer_auth(&key.vault_key)
+            .form(&[("amount", cents), ("currency", "usd")])
+            .timeout(Duration::from_secs(5))
+            .send()
+    };
+    let ok = pay("1000").await.expect("EXPECTED an answer, not a stall");
+    assert_eq!((ok.status().as_u16(), deny_reason(&ok)), (200, None));
+    let received = stack.stripe_requests().await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    let sent = received[0].to_string();
+    assert!(
+        sent.contains("amount=1000"),
+        "the body reached the vendor whole: {sent}"
     );
-    let body = costed.text().await.unwrap();
-    assert!(body.contains("EnvoyFilter variant"), "{body}");
+    assert!(sent.contains(&format!("Bearer {STRIPE_KEY}")), "{sent}");
+    stack.clear_stripe_requests().await;
+
+    // Step 3: a call over the cap is refused before its body goes on: the vendor had its
+    // headers, never a whole request, and nothing was charged.
+    let over = pay("60000").await.expect("EXPECTED an answer, not a stall");
+    assert_eq!(
+        (over.status().as_u16(), deny_reason(&over).as_deref()),
+        (403, Some("spend_cap_exceeded"))
+    );
     let received = stack.stripe_requests().await;
     assert!(
         received.is_empty(),
         "a refused call reached the vendor: {received:?}"
     );
+    let spend = wait_until(
+        Duration::from_secs(10),
+        "the $10 call in the ledger",
+        || async {
+            let v = stack.key_info(&key.key_id).await["spend_today_usd"].as_f64()?;
+            (v == 10.0).then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(spend, 10.0);
 }

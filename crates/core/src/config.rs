@@ -42,14 +42,13 @@ pub struct FilterConfig {
     /// Whether Envoy hands the filter a request's body while the filter holds its headers:
     /// true when the filter's `PluginConfig` sets `allow_on_headers_stop_iteration: true` (the
     /// shipped Envoy configs and the Istio `EnvoyFilter` variant do). Istio's `WasmPlugin` cannot
-    /// set it; there this must be `false`, and a call that must be priced from its body is
-    /// refused at once ([`HOLD_ADVICE`], `cost_not_bounded`) instead of waiting for a body that
-    /// never comes until the client times out.
+    /// set it; there this must be `false`: a call priced from its body then sends its headers
+    /// on (with the vendor's credential) and the filter holds the body instead, pricing and
+    /// reserving before the body goes on; a refusal resets the upstream stream before the body
+    /// completes, so the vendor never receives a whole request. (Pausing on the headers there
+    /// would hold the body back from the filter too, until the client timed out.)
     pub headers_pause_delivers_body: bool,
 }
-
-/// What a refusal says when the gateway cannot hold a request for its body.
-pub const HOLD_ADVICE: &str = "This gateway runs keybrake as an Istio WasmPlugin, which cannot hold a request while it reads the body, so calls that cost money cannot be priced here. Send them through a gateway with the EnvoyFilter variant (deploy/istio/envoyfilter).";
 
 impl Default for FilterConfig {
     fn default() -> Self {

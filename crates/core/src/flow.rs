@@ -24,7 +24,7 @@
 //! end.
 
 use crate::audit::AuditRecord;
-use crate::config::{DataplaneInfo, FilterConfig, HOLD_ADVICE};
+use crate::config::{DataplaneInfo, FilterConfig};
 use crate::cost::{self, Estimate};
 use crate::currency::Rates;
 use crate::decide::{self, RequestFacts};
@@ -151,6 +151,12 @@ pub struct Flow {
     limits: Limits,
     phase: Phase,
     log: CallLog,
+    /// A costed call's headers went on (with the vendor's credential) before its body was
+    /// priced, because pausing on the headers would hold the body back too (Istio's
+    /// `WasmPlugin`: `headers_pause_delivers_body: false`). The body is held instead; a refusal
+    /// then resets the upstream stream before the body completes, so the vendor never receives
+    /// a whole request. Request headers can no longer be changed.
+    headers_forwarded: bool,
 }
 
 #[derive(Debug)]
@@ -268,6 +274,7 @@ impl Flow {
             limits,
             phase: Phase::Idle,
             log: CallLog::default(),
+            headers_forwarded: false,
         }
     }
 
@@ -284,9 +291,11 @@ impl Flow {
     ) -> Step {
         self.phase = Phase::Idle;
         self.log.denied(reason);
-        host.remove_request_header("authorization");
-        for (name, value) in scrub {
-            host.set_request_header(name, value);
+        if !self.headers_forwarded {
+            host.remove_request_header("authorization");
+            for (name, value) in scrub {
+                host.set_request_header(name, value);
+            }
         }
         let reply = reason.response_with(vendor, advice);
         self.log.status = u16::try_from(reply.status).ok();
@@ -399,15 +408,6 @@ impl Flow {
             return Step::Continue;
         }
         let scrub = scrub_all(&headers);
-        if !end_of_stream && !self.limits.headers_pause_delivers_body {
-            return self.refuse(
-                host,
-                DenyReason::CostNotBounded,
-                Some(vendor),
-                Some(HOLD_ADVICE),
-                &scrub,
-            );
-        }
         let costed = Box::new(Costed {
             forward,
             key_id,
@@ -422,11 +422,20 @@ impl Flow {
             content_encoding: first(&headers, "content-encoding").map(<[u8]>::to_vec),
             scrub,
         });
-        // From here the call may pause; the vault key must not wait in the request.
-        host.remove_request_header("authorization");
         if end_of_stream {
+            host.remove_request_header("authorization");
             return self.price(host, costed, &[]);
         }
+        if !self.limits.headers_pause_delivers_body {
+            // Pausing here would hold the body back too: send the headers on with the vendor's
+            // credential and hold the body instead (see `headers_forwarded`).
+            costed.forward.apply(host);
+            self.headers_forwarded = true;
+            self.phase = Phase::AwaitBody(costed, 0);
+            return Step::Continue;
+        }
+        // From here the call may pause; the vault key must not wait in the request.
+        host.remove_request_header("authorization");
         self.phase = Phase::AwaitBody(costed, 0);
         Step::Pause
     }
@@ -539,7 +548,9 @@ impl Flow {
                 &costed.scrub,
             ),
             Some(Ok(Estimate::Free)) => {
-                costed.forward.apply(host);
+                if !self.headers_forwarded {
+                    costed.forward.apply(host);
+                }
                 let now = host.now_ms();
                 self.log.allowed(now);
                 self.log.cost(0, cost::CostSource::Request, None);
@@ -558,7 +569,9 @@ impl Flow {
         match ledger::reserve(host, &costed.key_id, costed.day, amount) {
             Ok(Reservation::Reserved { amount, .. }) => {
                 host.touched(&costed.key_id);
-                costed.forward.apply(host);
+                if !self.headers_forwarded {
+                    costed.forward.apply(host);
+                }
                 let now = host.now_ms();
                 self.log.allowed(now);
                 self.phase = Phase::Charging(Box::new(Charge::new(
@@ -605,10 +618,13 @@ impl Flow {
             // it happens the vendor saw no credential, and the record must say so.
             self.phase = Phase::Idle;
             self.log.undecided();
-            host.log(
-                Level::Error,
-                "keybrake: a call was forwarded before it was decided (it carried no credential)",
-            );
+            let message = if self.headers_forwarded {
+                // The vendor answered the headers before the body it would act on arrived.
+                "keybrake: the vendor answered a call before its body was priced and sent"
+            } else {
+                "keybrake: a call was forwarded before it was decided (it carried no credential)"
+            };
+            host.log(Level::Error, message);
         }
         if let Some(at) = self.log.forwarded_at_ms {
             self.log.upstream_latency_ms = Some(host.now_ms().saturating_sub(at));

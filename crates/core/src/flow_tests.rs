@@ -749,22 +749,71 @@ fn a_body_that_reads_back_short_at_its_trailers_is_refused() {
     }
 }
 
-#[test]
-fn a_costed_call_under_a_wasmplugin_is_refused_up_front() {
-    let mut host = host_with_lease(100_000_000);
+/// Under Istio's WasmPlugin (`headers_pause_delivers_body: false`) a costed call's headers go
+/// on with the vendor's credential, and its body is held until it is priced.
+fn start_costed_wasmplugin(host: &mut Fake) -> Flow {
     host.request = headers("POST", "/stripe/v1/payment_intents", &[FORM]);
+    host.request_body = INTENT_BODY.to_vec();
     let mut flow = Flow::new(Limits {
         headers_pause_delivers_body: false,
         ..limits()
     });
-    assert_eq!(flow.on_request_headers(&mut host, false), Step::Pause);
-    assert_eq!(host.replies[0].status, 403);
-    assert!(host.replies[0].body.contains("EnvoyFilter"));
-    flow.on_log(&mut host);
-    assert_eq!(
-        only_record(&host).deny_reason,
-        Some(DenyReason::CostNotBounded)
+    assert_eq!(flow.on_request_headers(host, false), Step::Continue);
+    assert!(
+        host.set_headers
+            .iter()
+            .any(|(n, v)| n == "authorization" && v.starts_with("Bearer sk_")),
+        "the vendor's credential goes with the headers: {:?}",
+        host.set_headers
     );
+    assert!(host.replies.is_empty());
+    flow
+}
+
+#[test]
+fn a_costed_call_under_a_wasmplugin_is_priced_from_its_held_body() {
+    let mut host = host_with_lease(100_000_000);
+    let mut flow = start_costed_wasmplugin(&mut host);
+    let set_before = host.set_headers.len();
+    let size = host.request_body.len();
+    assert_eq!(
+        flow.on_request_body(&mut host, 5, false),
+        Step::Pause,
+        "the body is held"
+    );
+    assert_eq!(flow.on_request_body(&mut host, size, true), Step::Continue);
+    assert_eq!(
+        host.record().reserved,
+        TEN_USD,
+        "reserved before the body goes on"
+    );
+    assert_eq!(
+        host.set_headers.len(),
+        set_before,
+        "no header is changed after the headers went on"
+    );
+    answer(&mut host, "200", INTENT_ANSWER);
+    flow.on_response_headers(&mut host, false);
+    let size = host.response_body.len();
+    flow.on_response_body(&mut host, size, true);
+    flow.on_log(&mut host);
+    assert_eq!(only_record(&host).cost_micros, TEN_USD);
+}
+
+#[test]
+fn a_costed_call_under_a_wasmplugin_over_its_cap_is_refused_before_its_body_goes_on() {
+    let mut host = host_with_lease(1_000_000);
+    host.dispatch_fails = true;
+    let mut flow = start_costed_wasmplugin(&mut host);
+    let set_before = host.set_headers.len();
+    let size = host.request_body.len();
+    // The local reply resets the upstream stream: the vendor had the headers, never the body.
+    assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
+    assert_eq!(host.replies.len(), 1);
+    assert_eq!(host.set_headers.len(), set_before);
+    flow.on_log(&mut host);
+    assert_eq!(host.record().reserved, 0);
+    assert_ne!(only_record(&host).decision, Decision::Allow);
 }
 
 #[test]
