@@ -6,7 +6,7 @@ use crate::crypto::{CryptoError, MasterKey};
 use crate::gateways::Gateways;
 use crate::leases::{Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
 use crate::secrets::{self, Secret, SecretError};
-use crate::store::{Store, StoreError};
+use crate::store::{ChangeSink, Database, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ pub const MIN_AUDIT_BODY_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// `KEYBRAKE_DATABASE_URL`: `postgres://…` selects PostgreSQL; `None`, SQLite in
+    /// `data_dir`.
+    pub database_url: Option<String>,
     /// `KEYBRAKE_ADMIN_KEY`; `None`: read or generate `admin.key`.
     pub admin_key: Option<String>,
     /// `KEYBRAKE_DATAPLANE_TOKEN`; `None`: read or generate `dataplane.token`.
@@ -77,14 +80,36 @@ pub struct Inner {
     pub reclaim_wait: Duration,
     pub audit_retention_days: u32,
     pub clock: Clock,
-    pub gateways: Gateways,
+    pub gateways: Arc<Gateways>,
     pub reclaims: Reclaims,
     pub counters: Counters,
     pub ui: crate::ui::UiSettings,
     /// The operator console's signed-in sessions, in memory: a restart signs everyone out.
     pub sessions: crate::ui::Sessions,
-    version: watch::Sender<u64>,
+    changes: Arc<Changes>,
     shutdown: watch::Sender<bool>,
+}
+
+/// Where committed versions and poll changes are announced, here or by another replica.
+struct Changes {
+    version: watch::Sender<u64>,
+    polls: Arc<Gateways>,
+}
+
+impl ChangeSink for Changes {
+    fn version(&self, version: u64) {
+        self.version.send_if_modified(|current| {
+            let newer = version > *current;
+            if newer {
+                *current = version;
+            }
+            newer
+        });
+    }
+
+    fn polls_changed(&self) {
+        self.polls.notify();
+    }
 }
 
 /// Counters kept in memory for `/metrics`.
@@ -127,6 +152,7 @@ impl Settings {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database_url: None,
             admin_key: None,
             dataplane_token: None,
             master_key: None,
@@ -196,15 +222,27 @@ impl AppState {
             },
         )?;
         let master_key = MasterKey::parse(master.expose())?;
-        let db_path = dir.join(secrets::DATABASE_FILE);
-        secrets::ensure_private_file(&db_path)?;
-        let store = Store::open(&db_path)?;
+        let database = match settings.database_url {
+            Some(url) => Database::Postgres(url),
+            None => {
+                let path = dir.join(secrets::DATABASE_FILE);
+                secrets::ensure_private_file(&path)?;
+                Database::Sqlite(path)
+            }
+        };
+        let store = Store::open(&database).await?;
         for sealed in store.credentials().await? {
             master_key
                 .open(&sealed)
                 .map_err(|_| StartError::MasterKeyMismatch(sealed.vendor))?;
         }
         let version = store.snapshot_version().await?;
+        let gateways = Arc::new(Gateways::default());
+        let changes = Arc::new(Changes {
+            version: watch::Sender::new(version),
+            polls: Arc::clone(&gateways),
+        });
+        store.watch_changes(Arc::clone(&changes) as Arc<dyn ChangeSink>);
         Ok(Self(Arc::new(Inner {
             data_dir: dir,
             store,
@@ -217,29 +255,23 @@ impl AppState {
             reclaim_wait: settings.reclaim_wait,
             audit_retention_days: settings.audit_retention_days,
             clock,
-            gateways: Gateways::default(),
+            gateways,
             reclaims: Reclaims::default(),
             counters: Counters::default(),
             ui: settings.ui,
             sessions: crate::ui::Sessions::default(),
-            version: watch::Sender::new(version),
+            changes,
             shutdown: watch::Sender::new(false),
         })))
     }
 
     /// Announces a committed snapshot version; wakes every waiting long-poll. Versions only grow.
     pub fn publish(&self, version: u64) {
-        self.version.send_if_modified(|current| {
-            let newer = version > *current;
-            if newer {
-                *current = version;
-            }
-            newer
-        });
+        self.changes.version(version);
     }
 
     /// Publishes `version`, then waits (up to `propagation_wait`) until every live gateway
-    /// holds it, so that an answered revocation is an enforced one. A gateway that does not
+    /// instance holds it, whichever replica it polls, so that an answered revocation is an enforced one. A gateway that does not
     /// confirm in time is logged, not an error: it refuses everything once its snapshot ages.
     pub async fn publish_and_propagate(&self, version: u64) {
         self.publish(version);
@@ -248,7 +280,7 @@ impl AppState {
         }
         let lagging = self
             .gateways
-            .wait_until_held(version, &self.clock, self.propagation_wait)
+            .wait_until_held(&self.store, version, &self.clock, self.propagation_wait)
             .await;
         if !lagging.is_empty() {
             self.counters
@@ -270,11 +302,11 @@ impl AppState {
 
     /// The newest published snapshot version.
     pub fn version(&self) -> u64 {
-        *self.version.borrow()
+        *self.changes.version.borrow()
     }
 
     pub fn subscribe_version(&self) -> watch::Receiver<u64> {
-        self.version.subscribe()
+        self.changes.version.subscribe()
     }
 
     /// Tells long-polls to answer now, so that a graceful shutdown does not wait for them.

@@ -4,7 +4,7 @@
 //! when every task waits on a timer, so a wait is measured exactly and a busy machine cannot make
 //! an answer look late.
 
-use crate::support::{eventually, As, TestApp, T0_MS};
+use crate::support::{As, TestApp, T0_MS};
 use axum::http::{header, Method, StatusCode};
 use keybrake_core::shared_policy::PolicyUpdate;
 use keybrake_core::{Snapshot, VaultKey};
@@ -89,10 +89,7 @@ async fn a_revoke_wakes_a_waiting_poll_at_once() {
             .unwrap();
         (status, body, Instant::now())
     });
-    eventually("the poll to arrive", Duration::from_secs(2), || {
-        app.state.gateways.get("gw-wait").is_some()
-    })
-    .await;
+    poll_arrived(&app, "gw-wait").await;
 
     let revoked_at = Instant::now();
     let r = app
@@ -250,6 +247,28 @@ fn issue_request(admin_key: &str) -> axum::http::Request<axum::body::Body> {
         .unwrap()
 }
 
+/// Waits until the instance's poll is in the database, waiting.
+async fn poll_arrived(app: &TestApp, instance: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let now = app.clock.now_ms();
+        let row = app
+            .state
+            .gateways
+            .get(&app.state.store, now, instance)
+            .await
+            .unwrap();
+        if row.is_some_and(|r| r.polling_until_ms > now) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "timed out waiting for the poll of {instance}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn app_with_propagation_wait(wait: Duration) -> TestApp {
     TestApp::with_settings(keybrake_control_plane::Settings {
         propagation_wait: wait,
@@ -273,13 +292,7 @@ async fn a_change_is_answered_once_every_live_gateway_holds_it() {
         .body(axum::body::Body::empty())
         .unwrap();
     let poll = spawn_call(&app.state, poll_req);
-    eventually("the poll to arrive", Duration::from_secs(2), || {
-        app.state
-            .gateways
-            .get("gw-ack")
-            .is_some_and(|g| g.polls_in_flight == 1)
-    })
-    .await;
+    poll_arrived(&app, "gw-ack").await;
 
     let start = Instant::now();
     let issue = spawn_call(&app.state, issue_request(app.state.admin_key.expose()));
