@@ -62,7 +62,9 @@ async fn the_current_version_waits_then_answers_304() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+/// Real time, not paused: on PostgreSQL the wait is on sockets, and paused time would jump
+/// past the poll's 20 s while the revoke's queries are in flight.
+#[tokio::test]
 async fn a_revoke_wakes_a_waiting_poll_at_once() {
     let app = TestApp::new().await;
     let issued = app.issue_stripe("run/revoke").await;
@@ -103,10 +105,10 @@ async fn a_revoke_wakes_a_waiting_poll_at_once() {
     assert_eq!(r.status, StatusCode::OK);
     let (status, body, answered_at) = poll.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        answered_at - revoked_at,
-        Duration::ZERO,
-        "woken by the revoke, not by its 20 s wait"
+    assert!(
+        answered_at - revoked_at < Duration::from_secs(5),
+        "woken by the revoke, not by its 20 s wait: {:?}",
+        answered_at - revoked_at
     );
     let snap: Snapshot = serde_json::from_slice(&body).unwrap();
     assert_eq!(snap.version, current + 1);
@@ -277,7 +279,8 @@ async fn app_with_propagation_wait(wait: Duration) -> TestApp {
     .await
 }
 
-#[tokio::test(start_paused = true)]
+/// Real time, for the reason `a_revoke_wakes_a_waiting_poll_at_once` gives.
+#[tokio::test]
 async fn a_change_is_answered_once_every_live_gateway_holds_it() {
     let app = app_with_propagation_wait(Duration::from_secs(10)).await;
     let current = app.state.version();
@@ -298,10 +301,10 @@ async fn a_change_is_answered_once_every_live_gateway_holds_it() {
     let issue = spawn_call(&app.state, issue_request(app.state.admin_key.expose()));
     let (status, _) = poll.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "the poll gets the change at once"
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the poll gets the change at once, not after its 20 s: {:?}",
+        start.elapsed()
     );
     assert!(
         !issue.is_finished(),
@@ -318,10 +321,10 @@ async fn a_change_is_answered_once_every_live_gateway_holds_it() {
         "{}",
         String::from_utf8_lossy(&body)
     );
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "answered on the confirmation, not at the end of its 10 s wait"
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "answered on the confirmation, not at the end of its 10 s wait: {:?}",
+        start.elapsed()
     );
 }
 

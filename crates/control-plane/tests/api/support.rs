@@ -218,7 +218,6 @@ impl TestApp {
         self.call(As::Gateway, Method::GET, &uri, None).await
     }
 
-<<<<<<< HEAD
     /// Polls as a data plane v2 gateway, which applies deltas (`delta=1`).
     pub async fn poll_delta(&self, gateway: &str, after: u64, wait_ms: u64) -> Reply {
         let uri = format!(
@@ -227,15 +226,14 @@ impl TestApp {
         self.call(As::Gateway, Method::GET, &uri, None).await
     }
 
-    /// Every byte SQLite has written: the database file and its write-ahead log.
-=======
     /// Every byte the database has written: SQLite's file and its write-ahead log, or every
-    /// file of the test PostgreSQL server (its write-ahead log holds each commit at once).
->>>>>>> c4d25a0 (control plane: the store behind a Backend trait, SQLite (one writer, pooled WAL readers) and PostgreSQL (tokio-postgres + deadpool, row locks, LISTEN/NOTIFY); per-instance snapshot polls in the database; handler panics answer 500)
+    /// write-ahead log file of the test PostgreSQL server (it holds each commit at once).
     pub fn db_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.database_url.is_some() {
-            let mut dirs = vec![keybrake_e2e::postgres::Postgres::shared().data_dir()];
+            let mut dirs = vec![keybrake_e2e::postgres::Postgres::shared()
+                .data_dir()
+                .join("pg_wal")];
             while let Some(dir) = dirs.pop() {
                 for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                     let path = entry.path();
