@@ -322,15 +322,16 @@ async fn read_version(client: &impl deadpool_postgres::GenericClient) -> Result<
 pub(crate) async fn bump_version(
     tx: &tokio_postgres::Transaction<'_>,
 ) -> Result<u64, StoreError> {
+    // One statement: the bump and the notification it queues.
     let v: i64 = tx
         .query_one(
-            "UPDATE meta SET value = value + 1 WHERE name = 'snapshot_version' RETURNING value",
-            &[],
+            "WITH bumped AS (UPDATE meta SET value = value + 1 \
+                 WHERE name = 'snapshot_version' RETURNING value) \
+             SELECT value, pg_notify($1, value::TEXT) FROM bumped",
+            &[&SNAPSHOT_CHANNEL],
         )
         .await?
         .try_get(0)?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&SNAPSHOT_CHANNEL, &v.to_string()])
-        .await?;
     to_u64(v, "meta")
 }
 

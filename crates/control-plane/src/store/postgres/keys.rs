@@ -31,7 +31,8 @@ pub(super) async fn get(
 ) -> Result<Option<KeyRow>, StoreError> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT {COLUMNS} FROM vault_keys WHERE key_id = $1{lock}");
-    c.query_opt(&sql, &[&key_id])
+    let stmt = c.prepare_cached(&sql).await?;
+    c.query_opt(&stmt, &[&key_id])
         .await?
         .as_ref()
         .map(key)

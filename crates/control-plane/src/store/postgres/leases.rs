@@ -20,13 +20,15 @@ pub(super) async fn touch(
     instance: &Instance,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO gateway_instances (instance, gateway, last_seen_ms) VALUES ($1, $2, $3) \
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO gateway_instances (instance, gateway, last_seen_ms) VALUES ($1, $2, $3) \
          ON CONFLICT (instance) DO UPDATE SET gateway = excluded.gateway, \
              last_seen_ms = GREATEST(gateway_instances.last_seen_ms, excluded.last_seen_ms)",
-        &[&instance.id, &instance.gateway, &to_i64(now_ms)?],
-    )
-    .await?;
+        )
+        .await?;
+    c.execute(&stmt, &[&instance.id, &instance.gateway, &to_i64(now_ms)?])
+        .await?;
     Ok(())
 }
 
@@ -36,12 +38,14 @@ async fn load(
     day: u32,
     instance: &str,
 ) -> Result<Option<LeaseRow>, StoreError> {
-    let row = c
-        .query_opt(
+    let stmt = c
+        .prepare_cached(
             "SELECT granted, seq, spent, reserved FROM key_leases \
              WHERE key_id = $1 AND day = $2 AND instance = $3",
-            &[&key_id, &i64::from(day), &instance],
         )
+        .await?;
+    let row = c
+        .query_opt(&stmt, &[&key_id, &i64::from(day), &instance])
         .await?;
     row.map(|r| {
         let n = |i: usize| -> Result<u64, StoreError> { to_u64(r.try_get(i)?, "key_leases") };
@@ -63,12 +67,17 @@ async fn save(
     row: &LeaseRow,
     now_ms: u64,
 ) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO key_leases (key_id, day, instance, granted, seq, spent, reserved, updated_at_ms) \
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO key_leases (key_id, day, instance, granted, seq, spent, reserved, updated_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (key_id, day, instance) DO UPDATE SET granted = excluded.granted, \
              seq = excluded.seq, spent = excluded.spent, reserved = excluded.reserved, \
              updated_at_ms = excluded.updated_at_ms",
+        )
+        .await?;
+    c.execute(
+        &stmt,
         &[
             &key_id,
             &i64::from(day),
@@ -91,14 +100,19 @@ async fn others(
     instance: &str,
     live_since_ms: u64,
 ) -> Result<Others, StoreError> {
-    let r = c
-        .query_one(
+    let stmt = c
+        .prepare_cached(
             "SELECT COALESCE(SUM(GREATEST(l.granted, l.spent)), 0)::BIGINT, \
                     COUNT(*) FILTER (WHERE i.last_seen_ms >= $4), \
                     COALESCE(SUM(CASE WHEN i.last_seen_ms >= $4 \
                         THEN GREATEST(l.granted - l.spent - l.reserved, 0) ELSE 0 END), 0)::BIGINT \
              FROM key_leases l JOIN gateway_instances i ON i.instance = l.instance \
              WHERE l.key_id = $1 AND l.day = $2 AND l.instance <> $3",
+        )
+        .await?;
+    let r = c
+        .query_one(
+            &stmt,
             &[&key_id, &i64::from(day), &instance, &to_i64(live_since_ms)?],
         )
         .await?;
