@@ -91,10 +91,14 @@ impl Postgres {
         }
         let port = free_port();
         let mut initdb = as_owner(&bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(dir.join("data"))
-            .args(["-U", "kb", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(dir.join("data")).args([
+            "-U",
+            "kb",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         run(initdb, "initdb");
         let mut start = as_owner(&bin.join("pg_ctl"));
         start
@@ -145,7 +149,11 @@ impl Postgres {
     /// Creates a fresh database and returns its `postgres://` URL.
     pub fn create_database(&self) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("kb_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "kb_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let mut c = Command::new(self.bin.join("createdb"));
         c.args(["-h", "127.0.0.1", "-U", "kb", "-p"])
             .arg(self.port.to_string())

@@ -188,7 +188,10 @@ impl Stack {
         let (control_plane_b, cp_port_b) = if opts.replicas > 1 {
             let port = free_port();
             let mut env = opts.cp_env.clone();
-            env.push(("KEYBRAKE_DATA_DIR".into(), dir.0.join("data-b").display().to_string()));
+            env.push((
+                "KEYBRAKE_DATA_DIR".into(),
+                dir.0.join("data-b").display().to_string(),
+            ));
             let proc = Self::spawn_control_plane(&dir, port, &admin_key, &dataplane_token, &env);
             (Some(proc), Some(port))
         } else {
@@ -304,8 +307,14 @@ impl Stack {
         let rendered = template
             .replace("{{LISTEN_PORT}}", &port.to_string())
             .replace("{{ADMIN_PORT}}", &admin_port.to_string())
-            .replace("{{CONTROL_PLANE_PORT}}", &self.gateway_cp_ports.0.to_string())
-            .replace("{{CONTROL_PLANE_PORT_B}}", &self.gateway_cp_ports.1.to_string())
+            .replace(
+                "{{CONTROL_PLANE_PORT}}",
+                &self.gateway_cp_ports.0.to_string(),
+            )
+            .replace(
+                "{{CONTROL_PLANE_PORT_B}}",
+                &self.gateway_cp_ports.1.to_string(),
+            )
             .replace("{{STRIPE_PORT}}", &self.stripe_port.to_string())
             .replace("{{TWILIO_PORT}}", &self.twilio_port.to_string())
             .replace("{{RESEND_PORT}}", &self.resend_port.to_string())

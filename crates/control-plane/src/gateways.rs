@@ -117,7 +117,9 @@ impl Gateways {
         now_ms: u64,
         within_ms: u64,
     ) -> Result<usize, StoreError> {
-        let rows = store.gateway_polls(now_ms.saturating_sub(within_ms)).await?;
+        let rows = store
+            .gateway_polls(now_ms.saturating_sub(within_ms))
+            .await?;
         let groups: BTreeSet<&str> = rows
             .iter()
             .filter(|r| {

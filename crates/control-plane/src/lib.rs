@@ -51,9 +51,9 @@ pub fn catch_panics(router: Router) -> Router {
                 .map(|s| (*s).to_owned())
                 .or_else(|| cause.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".to_owned());
-            axum::response::IntoResponse::into_response(error::ApiError::internal(
-                anyhow::anyhow!("a request handler panicked: {what}"),
-            ))
+            axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!(
+                "a request handler panicked: {what}"
+            )))
         },
     ))
 }

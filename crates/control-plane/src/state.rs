@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, MasterKey};
 use crate::gateways::Gateways;
-use crate::leases::{Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
+use crate::leases::{ReclaimEvent, Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
 use crate::secrets::{self, Secret, SecretError};
 use crate::store::{ChangeSink, Database, Store, StoreError};
 use std::path::PathBuf;
@@ -81,7 +81,7 @@ pub struct Inner {
     pub audit_retention_days: u32,
     pub clock: Clock,
     pub gateways: Arc<Gateways>,
-    pub reclaims: Reclaims,
+    pub reclaims: Arc<Reclaims>,
     pub counters: Counters,
     pub ui: crate::ui::UiSettings,
     /// The operator console's signed-in sessions, in memory: a restart signs everyone out.
@@ -92,6 +92,7 @@ pub struct Inner {
 
 /// Where committed versions and poll changes are announced, here or by another replica.
 struct Changes {
+    reclaims: Arc<Reclaims>,
     version: watch::Sender<u64>,
     polls: Arc<Gateways>,
 }
@@ -109,6 +110,10 @@ impl ChangeSink for Changes {
 
     fn polls_changed(&self) {
         self.polls.notify();
+    }
+
+    fn reclaim(&self, event: &ReclaimEvent) {
+        self.reclaims.apply(event);
     }
 }
 
@@ -238,7 +243,9 @@ impl AppState {
         }
         let version = store.snapshot_version().await?;
         let gateways = Arc::new(Gateways::default());
+        let reclaims = Arc::new(Reclaims::default());
         let changes = Arc::new(Changes {
+            reclaims: Arc::clone(&reclaims),
             version: watch::Sender::new(version),
             polls: Arc::clone(&gateways),
         });
@@ -256,7 +263,7 @@ impl AppState {
             audit_retention_days: settings.audit_retention_days,
             clock,
             gateways,
-            reclaims: Reclaims::default(),
+            reclaims,
             counters: Counters::default(),
             ui: settings.ui,
             sessions: crate::ui::Sessions::default(),
@@ -291,6 +298,14 @@ impl AppState {
                 gateways = ?lagging,
                 "gateways did not confirm the new snapshot in time"
             );
+        }
+    }
+
+    /// Tells the other replicas (PostgreSQL) about a reclaim mark or a report; best effort:
+    /// a lost event costs a reclaim, never money.
+    pub async fn announce(&self, event: ReclaimEvent) {
+        if let Err(e) = self.store.announce(event).await {
+            tracing::debug!(error = %e, "could not tell the other replicas about a reclaim");
         }
     }
 

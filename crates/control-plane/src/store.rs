@@ -57,6 +57,8 @@ pub trait ChangeSink: Send + Sync {
     fn version(&self, version: u64);
     /// A gateway instance started or ended a snapshot poll somewhere.
     fn polls_changed(&self);
+    /// A replica marked or cleared a reclaim, or took in a usage report.
+    fn reclaim(&self, event: &crate::leases::ReclaimEvent);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +89,11 @@ pub trait Backend: Send + Sync {
     fn snapshot_version(&self) -> StoreFuture<'_, u64>;
     /// The version with every key not expired for longer than `retain_after_expiry_ms`, every
     /// sealed credential, rate and price override, read consistently.
-    fn snapshot_source(&self, now_ms: u64, retain_after_expiry_ms: u64)
-        -> StoreFuture<'_, SnapshotSource>;
+    fn snapshot_source(
+        &self,
+        now_ms: u64,
+        retain_after_expiry_ms: u64,
+    ) -> StoreFuture<'_, SnapshotSource>;
 
     /// The changes since `base`, read consistently; `None` when a delta cannot be built from
     /// `base` (0, or a version this database never reached: the gateway needs everything).
@@ -187,6 +192,9 @@ pub trait Backend: Send + Sync {
     fn poll_ended(&self, instance: String, started_ms: u64, now_ms: u64) -> StoreFuture<'_, ()>;
     /// Every instance that polled at or after `since_ms`, by gateway then instance.
     fn gateway_polls(&self, since_ms: u64) -> StoreFuture<'_, Vec<PollRow>>;
+
+    /// Tells every other replica about `event` (PostgreSQL's NOTIFY); nothing on SQLite.
+    fn announce(&self, event: crate::leases::ReclaimEvent) -> StoreFuture<'_, ()>;
 
     /// `sqlite` or `postgres`, for logs.
     fn kind(&self) -> &'static str;

@@ -165,14 +165,21 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((p.after, p.wait_ms), (7, MAX_WAIT_MS));
-        assert_eq!((p.gateway.as_str(), p.instance.as_str()), ("gw-1", "0a1b2c"));
+        assert_eq!(
+            (p.gateway.as_str(), p.instance.as_str()),
+            ("gw-1", "0a1b2c")
+        );
         let cases = [
             ("no gateway", "after=1", "gateway"),
             ("empty gateway", "gateway=", "gateway"),
             ("gateway with space", "gateway=a%20b", "gateway"),
             ("negative after", "gateway=g&after=-1", "after"),
             ("word wait", "gateway=g&wait_ms=soon", "wait_ms"),
-            ("instance with space", "gateway=g&instance=a%20b", "instance"),
+            (
+                "instance with space",
+                "gateway=g&instance=a%20b",
+                "instance",
+            ),
         ];
         for (name, query, field) in cases {
             let err = parse_poll(Some(query)).expect_err(name);

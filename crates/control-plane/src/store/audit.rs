@@ -45,7 +45,8 @@ pub struct SpendRow {
     pub denied: u64,
 }
 
-pub(crate) const RECORD_COLUMNS: &str = "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
+pub(crate) const RECORD_COLUMNS: &str =
+    "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
      path, status, decision, deny_reason, cost_micros, cost_source, spend_micros, \
      upstream_latency_ms, vendor_request_id, over_reserved_micros";
 

@@ -62,7 +62,8 @@ pub struct KeyCounts {
     pub revoked: u64,
 }
 
-pub(crate) const COLUMNS: &str = "key_id, secret_sha256, vendor, daily_cap_micros, allowed_endpoints, \
+pub(crate) const COLUMNS: &str =
+    "key_id, secret_sha256, vendor, daily_cap_micros, allowed_endpoints, \
                        label, created_at_ms, expires_at_ms, revoked_at_ms";
 
 // === impl KeyStatus ===
@@ -142,7 +143,11 @@ impl KeyRow {
 
     /// The `allowed_endpoints` column: a JSON array of canonical patterns.
     pub(crate) fn endpoints_json(&self) -> Result<String, StoreError> {
-        let endpoints: Vec<String> = self.allowed_endpoints.iter().map(|p| p.to_string()).collect();
+        let endpoints: Vec<String> = self
+            .allowed_endpoints
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         serde_json::to_string(&endpoints).map_err(|e| StoreError::Corrupt {
             table: "vault_keys",
             detail: e.to_string(),

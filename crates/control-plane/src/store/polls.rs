@@ -51,13 +51,14 @@ pub(crate) const LIST: &str = "SELECT instance, gateway, version, polling_until_
 impl Sqlite {
     pub async fn poll_started(&self, start: PollStart) -> Result<(), StoreError> {
         self.with(move |conn| {
-            conn.prepare_cached(&UPSERT.replace('$', "?"))?.execute(params![
-                start.instance,
-                start.gateway,
-                to_i64(start.version)?,
-                to_i64(start.now_ms)?,
-                to_i64(start.until_ms)?,
-            ])?;
+            conn.prepare_cached(&UPSERT.replace('$', "?"))?
+                .execute(params![
+                    start.instance,
+                    start.gateway,
+                    to_i64(start.version)?,
+                    to_i64(start.now_ms)?,
+                    to_i64(start.until_ms)?,
+                ])?;
             Ok(())
         })
         .await
@@ -70,11 +71,8 @@ impl Sqlite {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         self.with(move |conn| {
-            conn.prepare_cached(&END.replace('$', "?"))?.execute(params![
-                instance,
-                to_i64(started_ms)?,
-                to_i64(now_ms)?
-            ])?;
+            conn.prepare_cached(&END.replace('$', "?"))?
+                .execute(params![instance, to_i64(started_ms)?, to_i64(now_ms)?])?;
             Ok(())
         })
         .await
@@ -86,7 +84,8 @@ impl Sqlite {
             let mut rows = stmt.query([to_i64(since_ms)?])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let n = |i: usize| -> Result<u64, StoreError> { to_u64(r.get(i)?, "gateway_polls") };
+                let n =
+                    |i: usize| -> Result<u64, StoreError> { to_u64(r.get(i)?, "gateway_polls") };
                 out.push(PollRow {
                     instance: r.get(0)?,
                     gateway: r.get(1)?,

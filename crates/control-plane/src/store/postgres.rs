@@ -17,9 +17,9 @@ mod leases;
 mod policy;
 
 use super::{
-    polls, to_i64, to_u64, ChangeSink, DeltaSource, PollRow, PollStart, SnapshotSource,
-    StoreError,
+    polls, to_i64, to_u64, ChangeSink, DeltaSource, PollRow, PollStart, SnapshotSource, StoreError,
 };
+use crate::leases::ReclaimEvent;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,8 @@ const POOL_SIZE: usize = 16;
 pub const SNAPSHOT_CHANNEL: &str = "keybrake_snapshot";
 /// Channel of gateway poll starts and ends (no payload).
 pub const POLLS_CHANNEL: &str = "keybrake_polls";
+/// Channel of reclaim marks and usage reports (payload: [`ReclaimEvent::encode`]).
+pub const RECLAIMS_CHANNEL: &str = "keybrake_reclaims";
 /// Longest pause between attempts to re-establish the LISTEN connection.
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -104,8 +106,11 @@ impl Postgres {
             tracing::info!(version = i + 1, "applying database migration (postgres)");
         }
         tx.execute("DELETE FROM keybrake_schema", &[]).await?;
-        tx.execute("INSERT INTO keybrake_schema (version) VALUES ($1)", &[&known])
-            .await?;
+        tx.execute(
+            "INSERT INTO keybrake_schema (version) VALUES ($1)",
+            &[&known],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -239,6 +244,17 @@ impl Postgres {
             .collect()
     }
 
+    pub async fn announce(&self, event: ReclaimEvent) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&RECLAIMS_CHANNEL, &event.encode()],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Spawns the task that LISTENs for other replicas' changes and tells `sink`; it
     /// reconnects (with backoff) when the connection drops, and on every (re)connect reads the
     /// version so that a notification missed meanwhile is not lost.
@@ -279,10 +295,15 @@ impl Postgres {
             Ok(())
         });
         client
-            .batch_execute(&format!("LISTEN {SNAPSHOT_CHANNEL}; LISTEN {POLLS_CHANNEL}"))
+            .batch_execute(&format!(
+                "LISTEN {SNAPSHOT_CHANNEL}; LISTEN {POLLS_CHANNEL}; LISTEN {RECLAIMS_CHANNEL}"
+            ))
             .await?;
         let v: i64 = client
-            .query_one("SELECT value FROM meta WHERE name = 'snapshot_version'", &[])
+            .query_one(
+                "SELECT value FROM meta WHERE name = 'snapshot_version'",
+                &[],
+            )
             .await?
             .try_get(0)?;
         sink.version(to_u64(v, "meta")?);
@@ -292,6 +313,10 @@ impl Postgres {
                 match n.payload().parse::<u64>() {
                     Ok(v) => sink.version(v),
                     Err(_) => tracing::warn!(payload = n.payload(), "odd snapshot notification"),
+                }
+            } else if n.channel() == RECLAIMS_CHANNEL {
+                if let Some(event) = ReclaimEvent::decode(n.payload()) {
+                    sink.reclaim(&event);
                 }
             } else {
                 sink.polls_changed();
@@ -319,9 +344,7 @@ async fn read_version(client: &impl deadpool_postgres::GenericClient) -> Result<
 
 /// Bumps `snapshot_version` inside the caller's transaction, queues the notification every
 /// replica receives when it commits, and returns the new value.
-pub(crate) async fn bump_version(
-    tx: &tokio_postgres::Transaction<'_>,
-) -> Result<u64, StoreError> {
+pub(crate) async fn bump_version(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, StoreError> {
     // One statement: the bump and the notification it queues.
     let v: i64 = tx
         .query_one(
@@ -337,9 +360,7 @@ pub(crate) async fn bump_version(
 
 /// Bumps `snapshot_version` for a change to credentials, rates or prices and records it as
 /// `globals_version` (deltas carry those only when it is newer than their base).
-pub(crate) async fn bump_globals(
-    tx: &tokio_postgres::Transaction<'_>,
-) -> Result<u64, StoreError> {
+pub(crate) async fn bump_globals(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, StoreError> {
     let version = bump_version(tx).await?;
     tx.execute(
         "UPDATE meta SET value = $1 WHERE name = 'globals_version'",

@@ -79,10 +79,7 @@ impl Sqlite {
         let readers = Arc::clone(&self.readers);
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let idle = readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
+            let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let mut conn = match idle {
                 Some(conn) => conn,
                 None => {
@@ -204,7 +201,11 @@ macro_rules! forward_backend {
             fn snapshot_version(&self) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::snapshot_version(self))
             }
-            fn snapshot_source(&self, now_ms: u64, retain: u64) -> $crate::store::StoreFuture<'_, $crate::store::SnapshotSource> {
+            fn snapshot_source(
+                &self,
+                now_ms: u64,
+                retain: u64,
+            ) -> $crate::store::StoreFuture<'_, $crate::store::SnapshotSource> {
                 Box::pin(<$ty>::snapshot_source(self, now_ms, retain))
             }
             fn delta_source(
@@ -215,7 +216,10 @@ macro_rules! forward_backend {
             ) -> $crate::store::StoreFuture<'_, Option<$crate::store::DeltaSource>> {
                 Box::pin(<$ty>::delta_source(self, base, now_ms, retain))
             }
-            fn insert_key(&self, key: $crate::store::keys::NewKey) -> $crate::store::StoreFuture<'_, u64> {
+            fn insert_key(
+                &self,
+                key: $crate::store::keys::NewKey,
+            ) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::insert_key(self, key))
             }
             fn get_key(
@@ -238,10 +242,16 @@ macro_rules! forward_backend {
             ) -> $crate::store::StoreFuture<'_, Option<$crate::store::keys::Revoked>> {
                 Box::pin(<$ty>::revoke_key(self, key_id, now_ms))
             }
-            fn key_counts(&self, now_ms: u64) -> $crate::store::StoreFuture<'_, $crate::store::keys::KeyCounts> {
+            fn key_counts(
+                &self,
+                now_ms: u64,
+            ) -> $crate::store::StoreFuture<'_, $crate::store::keys::KeyCounts> {
                 Box::pin(<$ty>::key_counts(self, now_ms))
             }
-            fn lease_step(&self, ask: $crate::store::leases::LeaseAsk) -> $crate::store::StoreFuture<'_, $crate::store::leases::LeaseOutcome> {
+            fn lease_step(
+                &self,
+                ask: $crate::store::leases::LeaseAsk,
+            ) -> $crate::store::StoreFuture<'_, $crate::store::leases::LeaseOutcome> {
                 Box::pin(<$ty>::lease_step(self, ask))
             }
             fn record_usage(
@@ -268,7 +278,10 @@ macro_rules! forward_backend {
                 live_since_ms: u64,
             ) -> $crate::store::StoreFuture<
                 '_,
-                std::collections::HashMap<keybrake_core::VaultKeyId, $crate::store::leases::DaySpend>,
+                std::collections::HashMap<
+                    keybrake_core::VaultKeyId,
+                    $crate::store::leases::DaySpend,
+                >,
             > {
                 Box::pin(<$ty>::day_spend(self, key, day, live_since_ms))
             }
@@ -282,28 +295,47 @@ macro_rules! forward_backend {
             fn instances_live(&self, live_since_ms: u64) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::instances_live(self, live_since_ms))
             }
-            fn set_prices(&self, row: $crate::store::prices::PriceRow) -> $crate::store::StoreFuture<'_, u64> {
+            fn set_prices(
+                &self,
+                row: $crate::store::prices::PriceRow,
+            ) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::set_prices(self, row))
             }
-            fn delete_prices(&self, vendor: keybrake_core::Vendor) -> $crate::store::StoreFuture<'_, Option<u64>> {
+            fn delete_prices(
+                &self,
+                vendor: keybrake_core::Vendor,
+            ) -> $crate::store::StoreFuture<'_, Option<u64>> {
                 Box::pin(<$ty>::delete_prices(self, vendor))
             }
-            fn prices(&self) -> $crate::store::StoreFuture<'_, Vec<$crate::store::prices::PriceRow>> {
+            fn prices(
+                &self,
+            ) -> $crate::store::StoreFuture<'_, Vec<$crate::store::prices::PriceRow>> {
                 Box::pin(<$ty>::prices(self))
             }
-            fn set_rate(&self, row: $crate::store::rates::RateRow) -> $crate::store::StoreFuture<'_, $crate::store::rates::RateChange> {
+            fn set_rate(
+                &self,
+                row: $crate::store::rates::RateRow,
+            ) -> $crate::store::StoreFuture<'_, $crate::store::rates::RateChange> {
                 Box::pin(<$ty>::set_rate(self, row))
             }
-            fn delete_rate(&self, currency: String) -> $crate::store::StoreFuture<'_, Option<$crate::store::rates::RateChange>> {
+            fn delete_rate(
+                &self,
+                currency: String,
+            ) -> $crate::store::StoreFuture<'_, Option<$crate::store::rates::RateChange>> {
                 Box::pin(<$ty>::delete_rate(self, currency))
             }
             fn rates(&self) -> $crate::store::StoreFuture<'_, Vec<$crate::store::rates::RateRow>> {
                 Box::pin(<$ty>::rates(self))
             }
-            fn set_credential(&self, sealed: $crate::store::vendors::SealedCredential) -> $crate::store::StoreFuture<'_, u64> {
+            fn set_credential(
+                &self,
+                sealed: $crate::store::vendors::SealedCredential,
+            ) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::set_credential(self, sealed))
             }
-            fn credentials(&self) -> $crate::store::StoreFuture<'_, Vec<$crate::store::vendors::SealedCredential>> {
+            fn credentials(
+                &self,
+            ) -> $crate::store::StoreFuture<'_, Vec<$crate::store::vendors::SealedCredential>> {
                 Box::pin(<$ty>::credentials(self))
             }
             fn ingest_audit(
@@ -351,7 +383,10 @@ macro_rules! forward_backend {
             fn prune_audit(&self, before_ms: u64) -> $crate::store::StoreFuture<'_, u64> {
                 Box::pin(<$ty>::prune_audit(self, before_ms))
             }
-            fn poll_started(&self, start: $crate::store::polls::PollStart) -> $crate::store::StoreFuture<'_, ()> {
+            fn poll_started(
+                &self,
+                start: $crate::store::polls::PollStart,
+            ) -> $crate::store::StoreFuture<'_, ()> {
                 Box::pin(<$ty>::poll_started(self, start))
             }
             fn poll_ended(
@@ -362,8 +397,17 @@ macro_rules! forward_backend {
             ) -> $crate::store::StoreFuture<'_, ()> {
                 Box::pin(<$ty>::poll_ended(self, instance, started_ms, now_ms))
             }
-            fn gateway_polls(&self, since_ms: u64) -> $crate::store::StoreFuture<'_, Vec<$crate::store::polls::PollRow>> {
+            fn gateway_polls(
+                &self,
+                since_ms: u64,
+            ) -> $crate::store::StoreFuture<'_, Vec<$crate::store::polls::PollRow>> {
                 Box::pin(<$ty>::gateway_polls(self, since_ms))
+            }
+            fn announce(
+                &self,
+                event: $crate::leases::ReclaimEvent,
+            ) -> $crate::store::StoreFuture<'_, ()> {
+                Box::pin(<$ty>::announce(self, event))
             }
             fn kind(&self) -> &'static str {
                 $kind
@@ -381,4 +425,9 @@ forward_backend!(Sqlite, "sqlite");
 impl Sqlite {
     /// One process: every change is published where it is made.
     fn watch_changes(&self, _sink: Arc<dyn ChangeSink>) {}
+
+    /// One process: nobody else to tell.
+    async fn announce(&self, _event: crate::leases::ReclaimEvent) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

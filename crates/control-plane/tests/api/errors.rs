@@ -434,7 +434,11 @@ async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
         }
     };
     let (status, body) = call("/boom").await;
-    assert_eq!(status, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        status,
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "{body}"
+    );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"]["type"], "internal_error", "{body}");
     assert!(!body.contains("secret detail"), "{body}");

@@ -212,11 +212,11 @@ async fn only_the_hash_of_a_vault_key_is_stored() {
     } else {
         &["keybrake.db", "keybrake.db-wal"]
     };
-    for name in sqlite_files.iter().copied().chain([
-        "admin.key",
-        "dataplane.token",
-        "master.key",
-    ]) {
+    for name in sqlite_files
+        .iter()
+        .copied()
+        .chain(["admin.key", "dataplane.token", "master.key"])
+    {
         let mode = std::fs::metadata(app.dir.join(name))
             .unwrap()
             .permissions()

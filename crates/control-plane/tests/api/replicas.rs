@@ -35,7 +35,11 @@ async fn concurrent_grants_through_two_replicas_never_lease_past_the_cap() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..80 {
-        let app = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+        let app = if i % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
         let key = key.clone();
         tasks.push(tokio::spawn(async move {
             let mut gw = Gw::new(&format!("inst-{i:02}"), &key);
@@ -56,7 +60,10 @@ async fn concurrent_grants_through_two_replicas_never_lease_past_the_cap() {
         a.state.store.kind(),
         total as f64 / 1e6
     );
-    assert!(total <= 500 * USD, "instances hold {total} µUSD against a $500 cap");
+    assert!(
+        total <= 500 * USD,
+        "instances hold {total} µUSD against a $500 cap"
+    );
     assert_eq!(spent, 0);
     assert_eq!(leased, total, "the ledger and the instances agree");
     assert!(total > 0, "something was granted");
@@ -81,7 +88,12 @@ async fn a_change_through_one_replica_wakes_polls_on_the_other() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let now = b.clock.now_ms();
-        let row = b.state.gateways.get(&b.state.store, now, "gw-b").await.unwrap();
+        let row = b
+            .state
+            .gateways
+            .get(&b.state.store, now, "gw-b")
+            .await
+            .unwrap();
         if row.is_some_and(|r| r.polling_until_ms > now) {
             break;
         }

@@ -5,9 +5,9 @@ use crate::store::keys::COLUMNS;
 use crate::store::{
     to_i64, to_u64, KeyCounts, KeyFilter, KeyRow, KeyStatus, NewKey, Revoked, StoreError,
 };
+use deadpool_postgres::GenericClient;
 use keybrake_core::VaultKeyId;
 use tokio_postgres::types::ToSql;
-use deadpool_postgres::GenericClient;
 
 fn key(r: &tokio_postgres::Row) -> Result<KeyRow, StoreError> {
     KeyRow::from_parts(
@@ -82,10 +82,7 @@ impl Args {
     }
 
     pub(super) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.0
-            .iter()
-            .map(|b| &**b as &(dyn ToSql + Sync))
-            .collect()
+        self.0.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect()
     }
 }
 
@@ -151,7 +148,10 @@ impl Postgres {
             sql.push_str(&format!(" AND starts_with(label, {})", args.push(prefix)));
         }
         if let Some(vendor) = filter.vendor {
-            sql.push_str(&format!(" AND vendor = {}", args.push(vendor.as_str().to_owned())));
+            sql.push_str(&format!(
+                " AND vendor = {}",
+                args.push(vendor.as_str().to_owned())
+            ));
         }
         sql.push_str(&format!(
             " ORDER BY created_at_ms DESC, key_id DESC LIMIT {}",

@@ -9,10 +9,10 @@ use crate::store::leases::{decide_grant, Others};
 use crate::store::{
     to_i64, to_u64, DaySpend, KeyStatus, LeaseAsk, LeaseHolding, LeaseOutcome, StoreError,
 };
+use deadpool_postgres::GenericClient;
 use keybrake_core::lease::KeyUsage;
 use keybrake_core::VaultKeyId;
 use std::collections::{BTreeSet, HashMap};
-use deadpool_postgres::GenericClient;
 
 /// Records that `instance` was seen at `now_ms`.
 pub(super) async fn touch(
@@ -128,6 +128,14 @@ async fn others(
 
 impl Postgres {
     pub async fn lease_step(&self, ask: LeaseAsk) -> Result<LeaseOutcome, StoreError> {
+        if !ask.absorb {
+            // A re-check after a wait (every report wakes every waiting request, on every
+            // replica): when a read without locks already finds no room, that is the answer
+            // (refusing never overspends), and the key's lock stays free for grants.
+            if let Some(outcome) = self.no_room_unlocked(&ask).await? {
+                return Ok(outcome);
+            }
+        }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         touch(&tx, &ask.instance, ask.now_ms).await?;
@@ -149,6 +157,25 @@ impl Postgres {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// `Some(NoRoom)` when the rows as committed leave no room for `ask` (which takes no
+    /// report in); `None` when a grant may be possible or the key is not plainly active.
+    async fn no_room_unlocked(&self, ask: &LeaseAsk) -> Result<Option<LeaseOutcome>, StoreError> {
+        let client = self.client().await?;
+        let Some(key) = keys::get(&client, ask.key_id.as_str(), false).await? else {
+            return Ok(None);
+        };
+        if key.status(ask.now_ms) != KeyStatus::Active {
+            return Ok(None);
+        }
+        let (key_id, instance) = (ask.key_id.as_str(), ask.instance.id.as_str());
+        let mut row = load(&client, key_id, ask.day, instance)
+            .await?
+            .unwrap_or_default();
+        let others = others(&client, key_id, ask.day, instance, ask.live_since_ms).await?;
+        let outcome = decide_grant(&mut row, ask, others, key.daily_cap_micros);
+        Ok(matches!(outcome, LeaseOutcome::NoRoom { .. }).then_some(outcome))
     }
 
     pub async fn record_usage(
@@ -261,9 +288,8 @@ impl Postgres {
             .await?;
         rows.iter()
             .map(|r| {
-                let n = |i: usize| -> Result<u64, StoreError> {
-                    to_u64(r.try_get(i)?, "key_leases")
-                };
+                let n =
+                    |i: usize| -> Result<u64, StoreError> { to_u64(r.try_get(i)?, "key_leases") };
                 Ok(LeaseHolding {
                     gateway: r.try_get(0)?,
                     instance: r.try_get(1)?,

@@ -2,8 +2,8 @@
 
 use super::{bump_globals, Postgres};
 use crate::store::{to_i64, to_u64, PriceRow, RateChange, RateRow, SealedCredential, StoreError};
-use keybrake_core::Vendor;
 use deadpool_postgres::GenericClient;
+use keybrake_core::Vendor;
 
 pub(super) async fn credentials(
     c: &impl GenericClient,
