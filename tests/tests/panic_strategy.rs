@@ -16,7 +16,11 @@ fn panic_cfg(target: Option<&str>) -> String {
         cmd.args(["--target", t]);
     }
     let out = cmd.output().expect("rustc runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find(|l| l.starts_with("panic="))
@@ -38,6 +42,14 @@ fn the_release_profile_leaves_panics_to_each_target() {
         !release.lines().any(|l| l.trim_start().starts_with("panic")),
         "[profile.release] must not set panic: the control plane would abort on a handler's panic\n{release}"
     );
-    assert_eq!(panic_cfg(Some("wasm32-wasip1")), "panic=\"abort\"", "the filter aborts");
-    assert_eq!(panic_cfg(None), "panic=\"unwind\"", "the control plane unwinds");
+    assert_eq!(
+        panic_cfg(Some("wasm32-wasip1")),
+        "panic=\"abort\"",
+        "the filter aborts"
+    );
+    assert_eq!(
+        panic_cfg(None),
+        "panic=\"unwind\"",
+        "the control plane unwinds"
+    );
 }

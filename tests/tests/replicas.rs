@@ -5,10 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/trail.rs"]
+mod trail;
+
 use keybrake_e2e::{deny_reason, wait_until, Stack, StackOptions};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use trail::{assert_each_once, audit};
 
 fn stripe_key(label: &str) -> Value {
     json!({"vendor": "stripe", "daily_usd_cap": 500, "expires_in": "1h",
@@ -84,36 +87,6 @@ async fn vendor_posts(stack: &Stack) -> usize {
         .iter()
         .filter(|r| r["method"] == "POST")
         .count()
-}
-
-/// Every audit record of `key_id`, through replica A, following cursors.
-async fn audit(stack: &Stack, key_id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/audit?limit=1000&key_id={key_id}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let (status, body) = stack.admin_request(reqwest::Method::GET, &path, None).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        out.extend(body["records"].as_array().unwrap().iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
-}
-
-fn assert_each_once(records: &[Value]) {
-    let mut seen = HashSet::new();
-    for r in records {
-        let id = (
-            r["instance"].as_str().unwrap().to_owned(),
-            r["seq"].as_u64().unwrap(),
-        );
-        assert!(seen.insert(id.clone()), "record {id:?} stored twice");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -215,7 +188,7 @@ async fn a_replica_killed_mid_burst_still_stops_at_exactly_the_cap_and_loses_no_
     // Every call is in the audit trail exactly once (batches that were on their way to B are
     // resent to A), and no gateway shows a gap.
     let records = wait_until(Duration::from_secs(30), "1,000 audit records", || async {
-        let r = audit(&stack, &key.key_id).await;
+        let r = audit(&stack, &format!("key_id={}", key.key_id)).await;
         (r.len() >= 1_000).then_some(r)
     })
     .await;
