@@ -21,15 +21,8 @@ cd "$repo_root"
 CP_PORTS=(8484 8485)
 LISTEN_PORTS=(10000 10001)
 ADMIN_PORTS=(9901 9902)
-STRIPE_PORT=12111
-TWILIO_PORT=12112
-RESEND_PORT=12113
 PG_PORT="${PG_PORT:-5432}"
 STARTUP_DEADLINE_SECS=30
-MOCK_STRIPE_KEY=sk_test_keybrake_mock
-MOCK_TWILIO_ACCOUNT_SID=ACkeybrakemock00000000000000000000
-MOCK_TWILIO_AUTH_TOKEN=keybrakemocktwilioauthtoken00000
-MOCK_RESEND_KEY=re_keybrake_mock
 
 keybrake_bin="$repo_root/target/debug/keybrake"
 mock_bin="$repo_root/target/debug/keybrake-mock-vendors"
@@ -42,65 +35,24 @@ mkdir -p "$data_dir"
 chmod 700 "$data_dir"
 data_dir="$(cd "$data_dir" && pwd)"
 
-die() { echo "run-cluster: error: $*" >&2; exit 1; }
-say() { echo "run-cluster: $*"; }
+script_name=run-cluster
+# shellcheck source=scripts/stack-lib.sh
+source "$repo_root/scripts/stack-lib.sh"
 
 # PostgreSQL's tools refuse to run as root: run them as the postgres user then.
 as_pg() {
     if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-names=()
-pids=()
 pg_started=""
 pg_data="$data_dir/postgres"
 
-# shellcheck disable=SC2317 # called from the traps below
-cleanup() {
-    trap - INT TERM EXIT
-    local i
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${pids[i]}" 2>/dev/null || true
-    done
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        wait "${pids[i]}" 2>/dev/null || true
-    done
+# shellcheck disable=SC2317 # called from cleanup
+after_stop() {
     if [[ -n "$pg_started" ]]; then
         as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
         names+=(postgresql)
     fi
-    ((${#names[@]} == 0)) || say "stopped ${names[*]}"
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-
-start() {
-    local name="$1" log="$2"
-    shift 2
-    "$@" >"$log" 2>&1 &
-    names+=("$name")
-    pids+=("$!")
-}
-
-wait_http() {
-    local name="$1" pid="$2" log="$3" url="$4"
-    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
-    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$name exited during startup (log: $log)"; }
-        ((SECONDS < deadline)) || { tail -n 20 "$log" >&2; die "$name not ready at $url (log: $log)"; }
-        sleep 0.2
-    done
-}
-
-wait_tcp() {
-    local name="$1" pid="$2" log="$3" port="$4"
-    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "$name exited during startup (log: $log)"; }
-        ((SECONDS < deadline)) || die "$name not listening on 127.0.0.1:$port (log: $log)"
-        sleep 0.2
-    done
 }
 
 # === Preflight ===
@@ -110,11 +62,7 @@ for f in "$keybrake_bin" "$mock_bin" "$envoy_bin"; do
 done
 [[ -f "$wasm" ]] || die "$wasm is missing; run 'make run-cluster', which builds it first"
 [[ -x "$pg_bin/initdb" ]] || die "PostgreSQL is missing; run 'make postgres' (Debian's postgresql) or set PG_BIN"
-for port in "${CP_PORTS[@]}" "${LISTEN_PORTS[@]}" "${ADMIN_PORTS[@]}" "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT" "$PG_PORT"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "port 127.0.0.1:$port is already in use (another 'make run' or 'make run-cluster'?)"
-    fi
-done
+refuse_busy_ports "${CP_PORTS[@]}" "${LISTEN_PORTS[@]}" "${ADMIN_PORTS[@]}" "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT" "$PG_PORT"
 
 # === Shared secrets (one admin key, data-plane token and master key for every replica) ===
 
@@ -158,16 +106,7 @@ database_url="postgres://keybrake@127.0.0.1:$PG_PORT/keybrake"
 
 # === Mock vendors ===
 
-mock_log="$data_dir/mock-vendors.log"
-say "starting mock vendors (log: $mock_log)"
-start mock-vendors "$mock_log" "$mock_bin" \
-    --stripe-listen "127.0.0.1:$STRIPE_PORT" --stripe-key "$MOCK_STRIPE_KEY" \
-    --twilio-listen "127.0.0.1:$TWILIO_PORT" --twilio-account-sid "$MOCK_TWILIO_ACCOUNT_SID" \
-    --twilio-auth-token "$MOCK_TWILIO_AUTH_TOKEN" \
-    --resend-listen "127.0.0.1:$RESEND_PORT" --resend-key "$MOCK_RESEND_KEY"
-for port in "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"; do
-    wait_tcp mock-vendors "${pids[-1]}" "$mock_log" "$port"
-done
+start_mocks "$mock_bin" "$data_dir/mock-vendors.log"
 
 # === Control planes ===
 
@@ -183,15 +122,7 @@ for i in 0 1; do
     wait_http "control-plane-$i" "${pids[-1]}" "$log" "http://127.0.0.1:$port/healthz"
 done
 
-say "registering the mock vendors' credentials (through control plane 0)"
-register() {
-    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:${CP_PORTS[0]}/vendors/$1/credentials" \
-        -H "Authorization: Bearer $admin_key" -H 'content-type: application/json' -d "$2" ||
-        die "could not register the $1 mock's credential"
-}
-register stripe "{\"api_key\":\"$MOCK_STRIPE_KEY\"}"
-register twilio "{\"account_sid\":\"$MOCK_TWILIO_ACCOUNT_SID\",\"auth_token\":\"$MOCK_TWILIO_AUTH_TOKEN\"}"
-register resend "{\"api_key\":\"$MOCK_RESEND_KEY\"}"
+register_mocks "http://127.0.0.1:${CP_PORTS[0]}" "$admin_key"
 
 # === Envoy gateways (identical but for their ports) ===
 
