@@ -259,6 +259,32 @@ async fn a_revoke_through_replica_b_is_refused_at_gateways_polling_replica_a() {
             "gateway {gw}"
         );
     }
+    assert_eq!(b_timeouts(&stack).await, 0, "B's wait did not time out");
+
+    // B knows the instances polling A through the database: with A frozen (its polls still
+    // open, so the instances count as live), a revoke through B waits its whole 2 s for them.
+    let key = stack.issue(stripe_key("replicas/revoke-frozen")).await;
+    stack.control_plane.signal("STOP");
+    let started = Instant::now();
+    let r = stack
+        .http
+        .delete(stack.cp_b_url(&format!("/vault/keys/{}", key.key_id)))
+        .bearer_auth(&stack.admin_key)
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    stack.control_plane.signal("CONT");
+    assert_eq!(r.status(), 200);
+    assert!(
+        took >= Duration::from_millis(1_900),
+        "B waited for the instances polling the frozen A: {took:?}"
+    );
+    assert_eq!(b_timeouts(&stack).await, 1, "and says they did not confirm");
+}
+
+/// Replica B's `keybrake_propagation_timeouts_total`.
+async fn b_timeouts(stack: &Stack) -> u64 {
     let metrics = stack
         .http
         .get(stack.cp_b_url("/metrics"))
@@ -268,8 +294,10 @@ async fn a_revoke_through_replica_b_is_refused_at_gateways_polling_replica_a() {
         .text()
         .await
         .unwrap();
-    assert!(
-        metrics.contains("keybrake_propagation_timeouts_total 0\n"),
-        "B's wait for the instances polling A did not time out:\n{metrics}"
-    );
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("keybrake_propagation_timeouts_total "))
+        .unwrap_or_else(|| panic!("no propagation timeouts in\n{metrics}"))
+        .parse()
+        .unwrap()
 }
