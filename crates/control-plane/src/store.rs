@@ -181,7 +181,7 @@ pub trait Backend: Send + Sync {
     /// Totals of the records in `[from_ms, to_ms)` grouped `by`, most spent first.
     fn audit_spend(&self, by: SpendBy, from_ms: u64, to_ms: u64) -> StoreFuture<'_, Vec<SpendRow>>;
     /// Deletes every record of a call before `before_ms` (in chunks) and forgets instances
-    /// silent since then. Returns how many records it deleted.
+    /// silent since then (audit sequences, snapshot polls). Returns how many records it deleted.
     fn prune_audit(&self, before_ms: u64) -> StoreFuture<'_, u64>;
 
     /// Records that a gateway instance started a snapshot poll holding `start.version`, and

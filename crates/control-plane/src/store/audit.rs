@@ -512,7 +512,8 @@ impl Sqlite {
     }
 
     /// Deletes every record of a call before `before_ms`, a chunk per transaction so that
-    /// batches from gateways go in between, and forgets instances silent since then. Returns
+    /// batches from gateways go in between, and forgets instances silent since then (their
+    /// audit sequences and their last snapshot polls). Returns
     /// how many records it deleted.
     pub async fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_i64(before_ms)?;
@@ -527,6 +528,10 @@ impl Sqlite {
         self.with(move |conn| {
             conn.execute(
                 "DELETE FROM audit_streams WHERE updated_at_ms < ?1",
+                [before],
+            )?;
+            conn.execute(
+                "DELETE FROM gateway_polls WHERE last_seen_ms < ?1 AND polling_until_ms < ?1",
                 [before],
             )?;
             Ok(())

@@ -334,6 +334,12 @@ impl Postgres {
                 &[&before],
             )
             .await?;
+        client
+            .execute(
+                "DELETE FROM gateway_polls WHERE last_seen_ms < $1 AND polling_until_ms < $1",
+                &[&before],
+            )
+            .await?;
         Ok(removed)
     }
 }
