@@ -1,6 +1,7 @@
 # keybrake: build, run and test.
 #
 #   make run       build everything, install Envoy if missing, start the local stack (Ctrl-C stops it)
+#   make run-cluster  the same with PostgreSQL, two control planes and two gateways
 #   make test      lint, validate the Envoy configs, and run every test (end-to-end ones included)
 #   make validate  check envoy/envoy.yaml and envoy/local.yaml.tmpl with `envoy --mode validate`
 #   make oci       the filter as an OCI image for Istio's WasmPlugin; prints its digest and the wasm's sha256
@@ -18,11 +19,12 @@ NODE_STAMP  := tests/node/node_modules/.stamp
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt validate wasm wasm-target build envoy venv node chromium clean fuzz bench bench-build wrk sdk-endpoints
+.PHONY: help run run-cluster postgres test lint fmt validate wasm wasm-target build envoy venv node chromium clean fuzz bench bench-build wrk sdk-endpoints
 .PHONY: oci oci-tools compose-check compose-tools
 
 help:
 	@echo "make run       start control plane, mock vendors and Envoy in the foreground"
+	@echo "make run-cluster  PostgreSQL, control planes on :8484 and :8485, gateways on :10000 and :10001"
 	@echo "make test      lint + validate + every test (what .ci/run runs)"
 	@echo "make lint      cargo fmt --check and clippy (host and $(WASM_TARGET))"
 	@echo "make validate  envoy --mode validate on the shipped configs"
@@ -35,6 +37,7 @@ help:
 	@echo "make oci       OCI image of the filter (Istio WasmPlugin layout) in target/oci/; prints digest and wasm sha256"
 	@echo "make compose-check  build local images, run docker-compose.yml under podman, make a costed call (minutes)"
 	@echo "make chromium  install Debian's chromium for the console's browser test"
+	@echo "make postgres  install Debian's PostgreSQL (server binaries for the tests and run-cluster)"
 	@echo "make bench     plain Envoy against Envoy with keybrake; writes bench/RESULTS.md (a few minutes)"
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
@@ -42,13 +45,19 @@ help:
 run: build wasm envoy
 	exec scripts/run-local.sh
 
-test: lint validate build venv node chromium
+run-cluster: build wasm envoy postgres
+	exec scripts/run-cluster.sh
+
+# Every test, then the control plane's API and CLI tests again on PostgreSQL (a throwaway
+# server the tests start in a temp folder; see tests/src/postgres.rs).
+test: lint validate build venv node chromium postgres
 	@$(MAKE) --no-print-directory oci-tools
 	KEYBRAKE_ENVOY_BIN=$(CURDIR)/$(ENVOY) \
 	KEYBRAKE_WASM=$(CURDIR)/$(WASM) \
 	KEYBRAKE_BIN_DIR=$(CURDIR)/target/debug \
 	KEYBRAKE_PYTHON=$(CURDIR)/$(VENV)/bin/python \
 	$(CARGO) test --workspace
+	KEYBRAKE_TEST_DATABASE=postgres $(CARGO) test -p keybrake-control-plane --test api --test cli
 
 lint: wasm-target
 	$(CARGO) fmt --all -- --check
@@ -96,6 +105,17 @@ $(NODE_STAMP): tests/node/package-lock.json
 chromium:
 	@test -x /usr/bin/chromium || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium) || \
 		{ echo "make test needs chromium: install it (Debian/Ubuntu: apt-get install chromium)" >&2; exit 1; }
+
+# PostgreSQL's server binaries (initdb, pg_ctl): the tests on PostgreSQL start a throwaway
+# server with them, and `make run-cluster` a local one. Debian's package, only when missing; its
+# own service is not started (nothing here needs it).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends postgresql || \
+			{ apt-get update -q && apt-get install -y -q --no-install-recommends postgresql; } || \
+			{ echo "make test needs PostgreSQL: install it (Debian/Ubuntu: apt-get install postgresql)" >&2; exit 1; }; \
+	}
 
 # Release builds, Envoy and wrk, then the benchmark (bench/src/main.rs says what it measures).
 bench: bench-build wasm envoy wrk

@@ -31,6 +31,8 @@ template="$repo_root/envoy/local.yaml.tmpl"
 : "${WASM_PATH:=$repo_root/target/wasm32-wasip1/release/keybrake_filter.wasm}"
 : "${ACCESS_LOG_PATH:=/dev/stdout}"
 : "${GATEWAY_ID:=local}"
+# A second control-plane endpoint (make run-cluster); one control plane renders its port twice.
+: "${CONTROL_PLANE_PORT_B:=$CONTROL_PLANE_PORT}"
 
 # Escape a value for the replacement side of a sed s||| command.
 sed_escape() {
@@ -38,7 +40,7 @@ sed_escape() {
 }
 
 script=""
-for name in LISTEN_PORT ADMIN_PORT CONTROL_PLANE_PORT STRIPE_PORT TWILIO_PORT RESEND_PORT \
+for name in LISTEN_PORT ADMIN_PORT CONTROL_PLANE_PORT CONTROL_PLANE_PORT_B STRIPE_PORT TWILIO_PORT RESEND_PORT \
     WASM_PATH ACCESS_LOG_PATH GATEWAY_ID; do
     value="${!name}"
     if [[ "$value" == *$'\n'* ]]; then

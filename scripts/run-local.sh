@@ -21,15 +21,7 @@ cd "$repo_root"
 CONTROL_PLANE_PORT=8484
 LISTEN_PORT=10000
 ADMIN_PORT=9901
-STRIPE_PORT=12111
-TWILIO_PORT=12112
-RESEND_PORT=12113
 STARTUP_DEADLINE_SECS=30
-# The mocks accept only these; the control plane holds them as the "real" vendor credentials.
-MOCK_STRIPE_KEY=sk_test_keybrake_mock
-MOCK_TWILIO_ACCOUNT_SID=ACkeybrakemock00000000000000000000
-MOCK_TWILIO_AUTH_TOKEN=keybrakemocktwilioauthtoken00000
-MOCK_RESEND_KEY=re_keybrake_mock
 
 keybrake_bin="$repo_root/target/debug/keybrake"
 mock_bin="$repo_root/target/debug/keybrake-mock-vendors"
@@ -45,95 +37,9 @@ control_plane_url="http://127.0.0.1:$CONTROL_PLANE_PORT"
 
 # === Helpers ===
 
-die() {
-    echo "run-local: error: $*" >&2
-    exit 1
-}
-
-say() {
-    echo "run-local: $*"
-}
-
-# Short names and PIDs of what this script started, in start order; cleanup stops them in reverse.
-names=()
-pids=()
-
-# shellcheck disable=SC2317 # called from the traps below
-cleanup() {
-    trap - INT TERM EXIT
-    local i
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${pids[i]}" 2>/dev/null || true
-    done
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        wait "${pids[i]}" 2>/dev/null || true
-    done
-    if ((${#pids[@]} > 0)); then
-        say "stopped ${names[*]}"
-    fi
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-
-# start NAME LOGFILE COMMAND...: runs COMMAND in the background with its output in LOGFILE.
-start() {
-    local name="$1" log="$2"
-    shift 2
-    "$@" >"$log" 2>&1 &
-    names+=("$name")
-    pids+=("$!")
-}
-
-# Fails with the tail of the process's log if it is no longer running.
-check_alive() {
-    local name="$1" pid="$2" log="$3"
-    if ! kill -0 "$pid" 2>/dev/null; then
-        echo "run-local: error: $name exited during startup; last lines of $log:" >&2
-        tail -n 20 "$log" >&2 || true
-        exit 1
-    fi
-}
-
-# wait_http NAME PID LOG URL: polls URL until it answers 2xx, for at most STARTUP_DEADLINE_SECS.
-wait_http() {
-    local name="$1" pid="$2" log="$3" url="$4"
-    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
-    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-        check_alive "$name" "$pid" "$log"
-        if ((SECONDS >= deadline)); then
-            echo "run-local: error: $name not ready at $url after ${STARTUP_DEADLINE_SECS}s; last lines of $log:" >&2
-            tail -n 20 "$log" >&2 || true
-            exit 1
-        fi
-        sleep 0.2
-    done
-}
-
-# wait_tcp NAME PID LOG PORT: polls until 127.0.0.1:PORT accepts connections.
-wait_tcp() {
-    local name="$1" pid="$2" log="$3" port="$4"
-    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        check_alive "$name" "$pid" "$log"
-        if ((SECONDS >= deadline)); then
-            echo "run-local: error: $name not listening on 127.0.0.1:$port after ${STARTUP_DEADLINE_SECS}s; last lines of $log:" >&2
-            tail -n 20 "$log" >&2 || true
-            exit 1
-        fi
-        sleep 0.2
-    done
-}
-
-# wait_file PATH: the control plane writes its secrets on first start, before it serves.
-wait_file() {
-    local path="$1"
-    local deadline=$((SECONDS + STARTUP_DEADLINE_SECS))
-    until [[ -s "$path" ]]; do
-        ((SECONDS < deadline)) || die "$path did not appear after ${STARTUP_DEADLINE_SECS}s"
-        sleep 0.2
-    done
-}
+script_name=run-local
+# shellcheck source=scripts/stack-lib.sh
+source "$repo_root/scripts/stack-lib.sh"
 
 # === Preflight ===
 
@@ -142,24 +48,12 @@ for f in "$keybrake_bin" "$mock_bin" "$envoy_bin"; do
 done
 [[ -f "$wasm" ]] || die "$wasm is missing; run 'make run', which builds it first"
 
-for port in "$CONTROL_PLANE_PORT" "$LISTEN_PORT" "$ADMIN_PORT" "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "port 127.0.0.1:$port is already in use (another 'make run'?); stop whatever listens there"
-    fi
-done
+refuse_busy_ports "$CONTROL_PLANE_PORT" "$LISTEN_PORT" "$ADMIN_PORT" "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"
 
 # === Mock vendors ===
 
 mock_log="$data_dir/mock-vendors.log"
-say "starting mock vendors (log: $mock_log)"
-start mock-vendors "$mock_log" "$mock_bin" \
-    --stripe-listen "127.0.0.1:$STRIPE_PORT" --stripe-key "$MOCK_STRIPE_KEY" \
-    --twilio-listen "127.0.0.1:$TWILIO_PORT" --twilio-account-sid "$MOCK_TWILIO_ACCOUNT_SID" \
-    --twilio-auth-token "$MOCK_TWILIO_AUTH_TOKEN" \
-    --resend-listen "127.0.0.1:$RESEND_PORT" --resend-key "$MOCK_RESEND_KEY"
-for port in "$STRIPE_PORT" "$TWILIO_PORT" "$RESEND_PORT"; do
-    wait_tcp mock-vendors "${pids[-1]}" "$mock_log" "$port"
-done
+start_mocks "$mock_bin" "$mock_log"
 
 # === Control plane ===
 
@@ -184,16 +78,7 @@ else
     dataplane_token="$(<"$data_dir/dataplane.token")"
 fi
 
-say "registering the mock vendors' credentials"
-register() {
-    local vendor=$1 body=$2
-    curl -fsS -o /dev/null -X PUT "$control_plane_url/vendors/$vendor/credentials" \
-        -H "Authorization: Bearer $admin_key" -H 'content-type: application/json' -d "$body" ||
-        die "could not register the $vendor mock's credential with the control plane"
-}
-register stripe "{\"api_key\":\"$MOCK_STRIPE_KEY\"}"
-register twilio "{\"account_sid\":\"$MOCK_TWILIO_ACCOUNT_SID\",\"auth_token\":\"$MOCK_TWILIO_AUTH_TOKEN\"}"
-register resend "{\"api_key\":\"$MOCK_RESEND_KEY\"}"
+register_mocks "$control_plane_url" "$admin_key"
 
 # === Envoy ===
 

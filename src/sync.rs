@@ -203,7 +203,7 @@ impl SyncService {
     }
 
     fn poll(&mut self) {
-        let path = self.state.poll_path(&self.config);
+        let path = self.state.poll_path(&self.config, &self.info.instance);
         let timeout = Duration::from_millis(SyncState::call_timeout_ms(&self.config));
         match host::dispatch(
             &self.config.cluster,

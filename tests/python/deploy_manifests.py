@@ -89,6 +89,17 @@ def validate_resource(where, doc, schemas):
         ):
             problem(where, "a ConfigMap needs metadata.name and string values in data")
         return
+    if key == ("autoscaling/v2", "HorizontalPodAutoscaler"):
+        spec = doc.get("spec", {})
+        target = spec.get("scaleTargetRef", {})
+        if (target.get("apiVersion"), target.get("kind")) != ("apps/v1", "Deployment") or not target.get("name"):
+            problem(where, "the autoscaler must scale the gateway Deployment (apps/v1 Deployment, by name)")
+        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
+        if not isinstance(high, int) or not isinstance(low, int) or not 1 <= low <= high:
+            problem(where, "the autoscaler needs 1 <= minReplicas <= maxReplicas")
+        if not spec.get("metrics"):
+            problem(where, "the autoscaler needs at least one metric")
+        return
     schema = schemas.get(key)
     if schema is None:
         problem(where, f"no Istio schema for {key[0]} {key[1]}")
@@ -204,6 +215,8 @@ def check_patch(where, patch, configmaps):
     name = annotations.get("sidecar.istio.io/bootstrapOverride")
     if name is not None and name not in configmaps:
         problem(where, f"bootstrapOverride names ConfigMap {name}, which this folder does not define")
+    if "replicas" in patch["spec"]:
+        problem(where, "the patch must not pin a replica count: autoscaler.yaml scales the gateway")
     containers = [c["name"] for c in patch["spec"]["template"]["spec"]["containers"]]
     if containers != ["istio-proxy"]:
         problem(where, f"the patch must target the istio-proxy container, not {containers}")

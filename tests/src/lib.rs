@@ -7,6 +7,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod paths;
+pub mod postgres;
 pub mod process;
 pub mod stack;
 pub mod wait;

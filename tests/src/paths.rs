@@ -46,6 +46,8 @@ pub enum Needed {
     Node,
     /// Debian's Chromium, which Playwright drives in the console's browser test.
     Chromium,
+    /// PostgreSQL's server binaries (Debian's `postgresql`), for the tests on PostgreSQL.
+    Postgres,
 }
 
 impl Needed {
@@ -58,6 +60,7 @@ impl Needed {
             Needed::Python => python(),
             Needed::Node => workspace_root().join("tests/node/node_modules/stripe"),
             Needed::Chromium => PathBuf::from("/usr/bin/chromium"),
+            Needed::Postgres => crate::postgres::bin_dir().join("initdb"),
         }
     }
 
@@ -77,6 +80,7 @@ impl Needed {
             Needed::Python => "create the virtualenv with the vendors' SDKs with `make venv`, or set KEYBRAKE_PYTHON",
             Needed::Node => "install stripe-node with `make node`",
             Needed::Chromium => "install Debian's chromium with `make chromium`",
+            Needed::Postgres => "install Debian's PostgreSQL with `make postgres`, or set KEYBRAKE_PG_BIN to a folder with initdb and pg_ctl",
         }
     }
 }

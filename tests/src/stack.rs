@@ -36,6 +36,15 @@ pub struct StackOptions {
     /// the filter as istiod renders it (blank `vm_id`, no `allow_on_headers_stop_iteration`,
     /// `failure_policy: FAIL_CLOSED`) and the sync service with the same blank `vm_id`.
     pub istio_wasmplugin_shape: bool,
+    /// Control-plane replicas: 1, or 2 (then on PostgreSQL, the second on `cp_port_b`).
+    pub replicas: usize,
+    /// Keep the state in a PostgreSQL started for this stack (always with 2 replicas).
+    pub postgres: bool,
+    /// Every gateway lists only this replica (0 or 1) as its control plane; `None`: all of them.
+    pub gateways_use_replica: Option<usize>,
+    /// One `gateway_id` for every gateway (identical configurations, as an autoscaled
+    /// Deployment has); `None`: `gw-0`, `gw-1`, ….
+    pub gateway_id: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -49,6 +58,10 @@ impl Default for StackOptions {
             cp_env: Vec::new(),
             trust_loopback_clients: false,
             istio_wasmplugin_shape: false,
+            replicas: 1,
+            postgres: false,
+            gateways_use_replica: None,
+            gateway_id: None,
         }
     }
 }
@@ -102,7 +115,14 @@ pub struct Stack {
     pub resend_port: u16,
     cp_env: Vec<(String, String)>,
     pub http: reqwest::Client,
+    /// The second control-plane replica and its port (`StackOptions::replicas` = 2).
+    pub control_plane_b: Option<Proc>,
+    pub cp_port_b: Option<u16>,
+    /// The endpoints gateways list (`StackOptions::gateways_use_replica`).
+    gateway_cp_ports: (u16, u16),
     pub dir: TempDir,
+    /// Last, so that it stops after the control planes.
+    pub postgres: Option<crate::postgres::Postgres>,
 }
 
 #[derive(Clone, Debug)]
@@ -117,12 +137,23 @@ impl Stack {
         Self::start_with(StackOptions::default()).await
     }
 
-    pub async fn start_with(opts: StackOptions) -> Stack {
+    pub async fn start_with(mut opts: StackOptions) -> Stack {
         paths::require(&[
             paths::Needed::Envoy,
             paths::Needed::Wasm,
             paths::Needed::Binaries,
         ]);
+        assert!((1..=2).contains(&opts.replicas), "1 or 2 replicas");
+        let postgres = (opts.postgres || opts.replicas > 1).then(|| {
+            paths::require(&[paths::Needed::Postgres]);
+            let pg = crate::postgres::Postgres::start();
+            let url = pg.create_database();
+            opts.cp_env.push(("KEYBRAKE_DATABASE_URL".into(), url));
+            // Every replica seals and opens credentials with the same key.
+            opts.cp_env
+                .push(("KEYBRAKE_MASTER_KEY".into(), "4b".repeat(32)));
+            pg
+        });
         let dir = TempDir::new("keybrake-e2e");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -154,6 +185,23 @@ impl Stack {
         let dataplane_token = format!("kbd_e2e_dataplane_{}", std::process::id());
         let control_plane =
             Self::spawn_control_plane(&dir, cp_port, &admin_key, &dataplane_token, &opts.cp_env);
+        let (control_plane_b, cp_port_b) = if opts.replicas > 1 {
+            let port = free_port();
+            let mut env = opts.cp_env.clone();
+            env.push((
+                "KEYBRAKE_DATA_DIR".into(),
+                dir.0.join("data-b").display().to_string(),
+            ));
+            let proc = Self::spawn_control_plane(&dir, port, &admin_key, &dataplane_token, &env);
+            (Some(proc), Some(port))
+        } else {
+            (None, None)
+        };
+        let ports = [cp_port, cp_port_b.unwrap_or(cp_port)];
+        let gateway_cp_ports = match opts.gateways_use_replica {
+            Some(r) => (ports[r], ports[r]),
+            None => (ports[0], ports[1]),
+        };
 
         let mut stack = Stack {
             gateways: Vec::new(),
@@ -167,9 +215,16 @@ impl Stack {
             resend_port,
             cp_env: opts.cp_env.clone(),
             http,
+            control_plane_b,
+            cp_port_b,
+            gateway_cp_ports,
             dir,
+            postgres,
         };
         stack.wait_control_plane().await;
+        if let Some(port) = stack.cp_port_b {
+            stack.wait_healthy(port).await;
+        }
         for port in [stripe_port, twilio_port, resend_port] {
             let url = format!("http://127.0.0.1:{port}/__mock/requests");
             let http = stack.http.clone();
@@ -222,14 +277,20 @@ impl Stack {
         env: &[(String, String)],
     ) -> Proc {
         let mut cmd = Command::new(paths::bin("keybrake"));
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("serve")
             .env("KEYBRAKE_LISTEN", format!("127.0.0.1:{port}"))
             .env("KEYBRAKE_DATA_DIR", dir.0.join("data"))
             .env("KEYBRAKE_ADMIN_KEY", admin_key)
             .env("KEYBRAKE_DATAPLANE_TOKEN", token)
             .env("RUST_LOG", "info");
-        Proc::spawn("control-plane", cmd, &dir.0)
+        // After the defaults, so that a replica can have a data directory of its own.
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let name = if env.iter().any(|(k, _)| k == "KEYBRAKE_DATA_DIR") {
+            "control-plane-b"
+        } else {
+            "control-plane"
+        };
+        Proc::spawn(name, cmd, &dir.0)
     }
 
     /// Renders `envoy/local.yaml.tmpl` for this stack.
@@ -246,13 +307,20 @@ impl Stack {
         let rendered = template
             .replace("{{LISTEN_PORT}}", &port.to_string())
             .replace("{{ADMIN_PORT}}", &admin_port.to_string())
-            .replace("{{CONTROL_PLANE_PORT}}", &self.cp_port.to_string())
+            .replace(
+                "{{CONTROL_PLANE_PORT}}",
+                &self.gateway_cp_ports.0.to_string(),
+            )
+            .replace(
+                "{{CONTROL_PLANE_PORT_B}}",
+                &self.gateway_cp_ports.1.to_string(),
+            )
             .replace("{{STRIPE_PORT}}", &self.stripe_port.to_string())
             .replace("{{TWILIO_PORT}}", &self.twilio_port.to_string())
             .replace("{{RESEND_PORT}}", &self.resend_port.to_string())
             .replace("{{WASM_PATH}}", &paths::wasm().display().to_string())
             .replace("{{ACCESS_LOG_PATH}}", &access_log.display().to_string())
-            .replace("{{GATEWAY_ID}}", id);
+            .replace("{{GATEWAY_ID}}", opts.gateway_id.as_deref().unwrap_or(id));
         assert!(
             !rendered.contains("{{"),
             "unrendered placeholder left in envoy/local.yaml.tmpl"
@@ -361,7 +429,12 @@ impl Stack {
     }
 
     pub async fn wait_control_plane(&self) {
-        let url = self.cp_url("/healthz");
+        self.wait_healthy(self.cp_port).await;
+    }
+
+    /// Waits until the control plane on `port` answers `/healthz`.
+    pub async fn wait_healthy(&self, port: u16) {
+        let url = format!("http://127.0.0.1:{port}/healthz");
         let http = self.http.clone();
         wait_until(STARTUP, "the control plane's /healthz", || {
             let (http, url) = (http.clone(), url.clone());
@@ -404,6 +477,12 @@ impl Stack {
 
     pub fn cp_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.cp_port)
+    }
+
+    /// A URL on the second replica (`StackOptions::replicas` = 2).
+    pub fn cp_b_url(&self, path: &str) -> String {
+        let port = self.cp_port_b.expect("a stack with two replicas");
+        format!("http://127.0.0.1:{port}{path}")
     }
 
     pub fn gw_url(&self, i: usize, path: &str) -> String {
@@ -559,6 +638,7 @@ impl Stack {
             .iter()
             .map(|g| &g.proc)
             .chain([&self.control_plane, &self.mocks])
+            .chain(self.control_plane_b.as_ref())
         {
             out.push_str(&format!("=== {} ===\n{}\n", p.name, p.log_text()));
         }

@@ -3,33 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/trail.rs"]
+mod trail;
+
 use keybrake_e2e::{wait_until, Stack, StackOptions};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::time::Duration;
+use trail::{assert_each_once, audit};
 
 fn key_body(label: &str) -> Value {
     json!({"vendor": "stripe", "daily_usd_cap": 500, "expires_in": "1h", "agent_run_label": label,
            "allowed_endpoints": ["POST /v1/payment_intents", "GET /v1/customers/*"]})
-}
-
-/// Every audit record matching `query`, following cursors.
-async fn audit(stack: &Stack, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/audit?limit=1000&{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let (status, body) = stack.admin_request(reqwest::Method::GET, &path, None).await;
-        assert_eq!(status, 200, "GET {path}: {body}");
-        out.extend(body["records"].as_array().unwrap().iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
 }
 
 async fn wait_audit_count(stack: &Stack, query: &str, n: usize) -> Vec<Value> {
@@ -84,17 +68,6 @@ async fn wait_outbox_empty(stack: &Stack, gw: usize) {
         },
     )
     .await;
-}
-
-fn assert_each_once(records: &[Value]) {
-    let mut seen = HashSet::new();
-    for r in records {
-        let id = (
-            r["instance"].as_str().unwrap().to_owned(),
-            r["seq"].as_u64().unwrap(),
-        );
-        assert!(seen.insert(id.clone()), "record {id:?} stored twice");
-    }
 }
 
 #[tokio::test]

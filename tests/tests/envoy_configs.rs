@@ -41,6 +41,7 @@ fn shipped_configs_validate_with_real_envoy() {
         ("{{LISTEN_PORT}}", "10000"),
         ("{{ADMIN_PORT}}", "9901"),
         ("{{CONTROL_PLANE_PORT}}", "8484"),
+        ("{{CONTROL_PLANE_PORT_B}}", "8485"),
         ("{{STRIPE_PORT}}", "12111"),
         ("{{TWILIO_PORT}}", "12112"),
         ("{{RESEND_PORT}}", "12113"),

@@ -1,161 +1,187 @@
-//! The gateways that poll for snapshots, remembered in memory: which version each holds, when
-//! it was last heard from, and whether it is waiting in a long-poll right now.
+//! The gateway instances that poll for snapshots: which version each holds, when it was last
+//! heard from, and whether it is waiting in a long-poll right now. Kept in the database
+//! (`gateway_polls`), so that every control-plane replica sees the instances polling the
+//! others.
 //!
-//! A gateway polls with `after=<version it holds>` again as soon as it has stored a snapshot,
-//! so its next poll is its acknowledgement. [`Gateways::wait_until_held`] uses that to let a
-//! mutation answer only once every live gateway enforces it.
+//! An instance is one Envoy process (its sync service draws a random id at start and sends it
+//! as `instance=`); `gateway` only names a group of them for people. A gateway polls with
+//! `after=<version it holds>` again as soon as it has stored a snapshot, so its next poll is
+//! its acknowledgement. [`Gateways::wait_until_held`] uses that to let a mutation answer only
+//! once every live instance enforces it, whichever replica those instances poll.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use crate::store::{PollRow, PollStart, Store, StoreError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Most gateways remembered; past this the least recently seen is forgotten.
-const MAX_GATEWAYS: usize = 4096;
-/// A gateway not in a long-poll counts as live this long after its last poll ended.
+/// An instance not in a long-poll counts as live this long after its last poll ended.
 pub const LIVE_AFTER_POLL_MS: u64 = 5_000;
+/// Instances silent for longer than this are not listed.
+pub const LISTED_WITHIN_MS: u64 = 24 * 3_600_000;
+/// How often a waiting change re-reads the instances when the backend tells other
+/// processes' polls by notification (PostgreSQL): a lost notification costs at most this.
+const RECHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// What the control plane last heard from one gateway.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GatewaySeen {
-    pub last_seen_ms: u64,
-    /// The snapshot version the gateway said it held.
-    pub version: u64,
-    /// Long-polls of this gateway open right now.
-    pub polls_in_flight: u32,
-}
-
+/// Wakes waiters when any instance starts or ends a poll, here or (PostgreSQL) on another
+/// replica.
 #[derive(Debug, Default)]
 pub struct Gateways {
-    seen: Mutex<HashMap<String, GatewaySeen>>,
-    changed: Notify,
+    changed: Arc<Notify>,
 }
 
-/// Ends a gateway's poll when dropped, so a poll whose connection went away still ends.
-pub struct PollGuard<'a> {
-    gateways: &'a Gateways,
-    id: String,
+/// Ends an instance's poll when dropped, so a poll whose connection went away still ends.
+pub struct PollGuard {
+    store: Store,
+    changed: Arc<Notify>,
+    instance: String,
+    started_ms: u64,
     clock: crate::Clock,
 }
 
-impl Drop for PollGuard<'_> {
+impl Drop for PollGuard {
     fn drop(&mut self) {
-        self.gateways.update(&self.id, |g| {
-            g.polls_in_flight = g.polls_in_flight.saturating_sub(1);
-            g.last_seen_ms = self.clock.now_ms();
-        });
+        let (store, changed) = (self.store.clone(), Arc::clone(&self.changed));
+        let (instance, started_ms) = (std::mem::take(&mut self.instance), self.started_ms);
+        let now_ms = self.clock.now_ms();
+        // Drop cannot wait; the end of a poll only shortens how long the instance counts as
+        // polling, so a write that fails (database away) is logged and not retried.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.poll_ended(instance, started_ms, now_ms).await {
+                    tracing::debug!(error = %e, "could not record the end of a poll");
+                }
+                changed.notify_waiters();
+            });
+        }
     }
 }
 
-// === impl GatewaySeen ===
-
-impl GatewaySeen {
-    fn is_live(&self, now_ms: u64) -> bool {
-        self.polls_in_flight > 0 || now_ms.saturating_sub(self.last_seen_ms) <= LIVE_AFTER_POLL_MS
-    }
+/// Whether `row` counts as live at `now_ms`: polling, or polled within [`LIVE_AFTER_POLL_MS`].
+pub fn is_live(row: &PollRow, now_ms: u64) -> bool {
+    row.polling_until_ms >= now_ms || now_ms.saturating_sub(row.last_seen_ms) <= LIVE_AFTER_POLL_MS
 }
 
 // === impl Gateways ===
 
 impl Gateways {
-    fn update(&self, id: &str, f: impl FnOnce(&mut GatewaySeen)) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(g) = seen.get_mut(id) {
-            f(g);
-        }
-        drop(seen);
+    /// Wakes everything waiting on a change of the instances.
+    pub fn notify(&self) {
         self.changed.notify_waiters();
     }
 
-    /// Records the start of a poll by a gateway holding `version`; the guard records its end.
-    pub fn poll_started(&self, id: &str, clock: &crate::Clock, version: u64) -> PollGuard<'_> {
-        let now_ms = clock.now_ms();
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= MAX_GATEWAYS && !seen.contains_key(id) {
-            let oldest = seen
-                .iter()
-                .min_by_key(|(_, g)| g.last_seen_ms)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                seen.remove(&oldest);
-            }
-        }
-        let g = seen.entry(id.to_owned()).or_insert(GatewaySeen {
-            last_seen_ms: now_ms,
-            version,
-            polls_in_flight: 0,
-        });
-        g.last_seen_ms = now_ms;
-        g.version = version;
-        g.polls_in_flight = g.polls_in_flight.saturating_add(1);
-        drop(seen);
-        self.changed.notify_waiters();
-        PollGuard {
-            gateways: self,
-            id: id.to_owned(),
+    /// Records the start of a poll; the guard records its end.
+    pub async fn poll_started(
+        &self,
+        store: &Store,
+        clock: &crate::Clock,
+        start: PollStart,
+    ) -> Result<PollGuard, StoreError> {
+        let (instance, started_ms) = (start.instance.clone(), start.now_ms);
+        store.poll_started(start).await?;
+        self.notify();
+        Ok(PollGuard {
+            store: store.clone(),
+            changed: Arc::clone(&self.changed),
+            instance,
+            started_ms,
             clock: clock.clone(),
-        }
+        })
     }
 
-    pub fn get(&self, id: &str) -> Option<GatewaySeen> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.get(id).copied()
+    /// Every instance seen within [`LISTED_WITHIN_MS`], by gateway then instance.
+    pub async fn all(&self, store: &Store, now_ms: u64) -> Result<Vec<PollRow>, StoreError> {
+        store
+            .gateway_polls(now_ms.saturating_sub(LISTED_WITHIN_MS))
+            .await
     }
 
-    /// Every remembered gateway and what it last said, sorted by id.
-    pub fn all(&self) -> Vec<(String, GatewaySeen)> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<(String, GatewaySeen)> =
-            seen.iter().map(|(id, g)| (id.clone(), *g)).collect();
-        drop(seen);
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+    /// The instance's latest poll, if it polled within [`LISTED_WITHIN_MS`].
+    pub async fn get(
+        &self,
+        store: &Store,
+        now_ms: u64,
+        instance: &str,
+    ) -> Result<Option<PollRow>, StoreError> {
+        Ok(self
+            .all(store, now_ms)
+            .await?
+            .into_iter()
+            .find(|r| r.instance == instance))
     }
 
-    /// Whether `g` counts as live at `now_ms` (polling, or polled within [`LIVE_AFTER_POLL_MS`]).
-    pub fn is_live(g: &GatewaySeen, now_ms: u64) -> bool {
-        g.is_live(now_ms)
-    }
-
-    /// Gateways heard from within `within_ms` of `now_ms`, or polling now.
-    pub fn connected(&self, now_ms: u64, within_ms: u64) -> usize {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.values()
-            .filter(|g| g.polls_in_flight > 0 || now_ms.saturating_sub(g.last_seen_ms) <= within_ms)
-            .count()
-    }
-
-    /// Live gateways that do not yet hold `version`, sorted.
-    pub fn lagging(&self, version: u64, now_ms: u64) -> Vec<String> {
-        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<String> = seen
+    /// Gateway groups with an instance heard from within `within_ms` of `now_ms`, or polling.
+    pub async fn connected(
+        &self,
+        store: &Store,
+        now_ms: u64,
+        within_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let rows = store
+            .gateway_polls(now_ms.saturating_sub(within_ms))
+            .await?;
+        let groups: BTreeSet<&str> = rows
             .iter()
-            .filter(|(_, g)| g.is_live(now_ms) && g.version < version)
-            .map(|(id, _)| id.clone())
+            .filter(|r| {
+                r.polling_until_ms >= now_ms || now_ms.saturating_sub(r.last_seen_ms) <= within_ms
+            })
+            .map(|r| r.gateway.as_str())
             .collect();
-        out.sort();
-        out
+        Ok(groups.len())
     }
 
-    /// Waits until every live gateway holds `version` or `timeout` passes; returns the ones
-    /// still lagging then (empty on success).
+    /// Live instances that do not yet hold `version`, as `gateway/instance`, sorted.
+    pub async fn lagging(
+        &self,
+        store: &Store,
+        version: u64,
+        now_ms: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = store
+            .gateway_polls(now_ms.saturating_sub(LIVE_AFTER_POLL_MS))
+            .await?;
+        Ok(rows
+            .iter()
+            .filter(|r| is_live(r, now_ms) && r.version < version)
+            .map(|r| format!("{}/{}", r.gateway, r.instance))
+            .collect())
+    }
+
+    /// Waits until every live instance holds `version` or `timeout` passes; returns the ones
+    /// still lagging then (empty on success). A database error ends the wait: the change is
+    /// committed, and an instance that has not got it refuses everything once its snapshot
+    /// ages.
     pub async fn wait_until_held(
         &self,
+        store: &Store,
         version: u64,
         clock: &crate::Clock,
         timeout: Duration,
     ) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let recheck = store.kind() == "postgres";
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let lagging = self.lagging(version, clock.now_ms());
+            let lagging = match self.lagging(store, version, clock.now_ms()).await {
+                Ok(lagging) => lagging,
+                Err(e) => return vec![format!("(unknown: {e})")],
+            };
             if lagging.is_empty() {
                 return lagging;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.lagging(version, clock.now_ms());
+            let wake = if recheck {
+                deadline.min(tokio::time::Instant::now() + RECHECK_EVERY)
+            } else {
+                deadline
+            };
+            let _ = tokio::time::timeout_at(wake, notified).await;
+            if tokio::time::Instant::now() >= deadline {
+                return self
+                    .lagging(store, version, clock.now_ms())
+                    .await
+                    .unwrap_or(lagging);
             }
         }
     }

@@ -139,6 +139,59 @@ impl LeaseRow {
     }
 }
 
+/// A change to the reclaim marks, or a usage report taken in, as one replica tells the others
+/// (PostgreSQL's NOTIFY): an instance short of a key is asked to release by whichever replica
+/// the holders report to, and a lease request waiting for a reclaim on one replica wakes on a
+/// report taken in by another. Lost events cost a reclaim, never money.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReclaimEvent {
+    Short {
+        key_id: String,
+        instance: String,
+        until_ms: u64,
+    },
+    Clear {
+        key_id: String,
+        instance: String,
+    },
+    Reported,
+}
+
+// === impl ReclaimEvent ===
+
+impl ReclaimEvent {
+    /// `short <key> <instance> <until_ms>`, `clear <key> <instance>` or `reported` (ids never
+    /// hold a space: see [`is_valid_id`]).
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Short {
+                key_id,
+                instance,
+                until_ms,
+            } => format!("short {key_id} {instance} {until_ms}"),
+            Self::Clear { key_id, instance } => format!("clear {key_id} {instance}"),
+            Self::Reported => "reported".to_owned(),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split(' ').collect();
+        match parts.as_slice() {
+            ["short", key, instance, until] => Some(Self::Short {
+                key_id: (*key).to_owned(),
+                instance: (*instance).to_owned(),
+                until_ms: until.parse().ok()?,
+            }),
+            ["clear", key, instance] => Some(Self::Clear {
+                key_id: (*key).to_owned(),
+                instance: (*instance).to_owned(),
+            }),
+            ["reported"] => Some(Self::Reported),
+            _ => None,
+        }
+    }
+}
+
 // === impl Reclaims ===
 
 impl Reclaims {
@@ -179,6 +232,19 @@ impl Reclaims {
             .collect()
     }
 
+    /// Applies what another replica announced (see [`ReclaimEvent`]).
+    pub fn apply(&self, event: &ReclaimEvent) {
+        match event {
+            ReclaimEvent::Short {
+                key_id,
+                instance,
+                until_ms,
+            } => self.mark_short(key_id, instance, *until_ms),
+            ReclaimEvent::Clear { key_id, instance } => self.clear_short(key_id, instance),
+            ReclaimEvent::Reported => self.notify_reported(),
+        }
+    }
+
     /// Wakes every lease request waiting for a reclaim.
     pub fn notify_reported(&self) {
         self.reported.notify_waiters();
@@ -193,6 +259,28 @@ impl Reclaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reclaim_events_round_trip_and_odd_payloads_are_dropped() {
+        let events = [
+            ReclaimEvent::Short {
+                key_id: "kid_0123456789abcdef".into(),
+                instance: "0a1b2c3d".into(),
+                until_ms: 1_800_000_000_000,
+            },
+            ReclaimEvent::Clear {
+                key_id: "kid_0123456789abcdef".into(),
+                instance: "gw/1".into(),
+            },
+            ReclaimEvent::Reported,
+        ];
+        for e in events {
+            assert_eq!(ReclaimEvent::decode(&e.encode()), Some(e));
+        }
+        for odd in ["", "short a b", "short a b soon", "clear a", "reported now"] {
+            assert_eq!(ReclaimEvent::decode(odd), None, "{odd:?}");
+        }
+    }
 
     fn usage(lease: u64, seq: u64, spent: u64, reserved: u64) -> KeyUsage {
         KeyUsage {

@@ -33,9 +33,29 @@ use axum::Router;
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// The control plane's router: the API and the operator console at `/ui`.
+/// The control plane's router: the API and the operator console at `/ui`, behind
+/// [`catch_panics`].
 pub fn app(state: AppState) -> Router {
-    api::router(state.clone()).merge(ui::router(state))
+    catch_panics(api::router(state.clone()).merge(ui::router(state)))
+}
+
+/// Answers a request whose handler panicked with `500` and our error shape (the panic's
+/// message stays in the log, never in the answer) and keeps serving every other request: the
+/// control plane never aborts on a panic (the release profile unwinds; only the wasm filter's
+/// target aborts).
+pub fn catch_panics(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        |cause: Box<dyn std::any::Any + Send + 'static>| {
+            let what = cause
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| cause.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!(
+                "a request handler panicked: {what}"
+            )))
+        },
+    ))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then answers waiting long-polls at

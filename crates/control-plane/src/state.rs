@@ -4,9 +4,9 @@
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, MasterKey};
 use crate::gateways::Gateways;
-use crate::leases::{Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
+use crate::leases::{ReclaimEvent, Reclaims, DEFAULT_INSTANCE_TTL, DEFAULT_RECLAIM_WAIT};
 use crate::secrets::{self, Secret, SecretError};
-use crate::store::{Store, StoreError};
+use crate::store::{ChangeSink, Database, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ pub const MIN_AUDIT_BODY_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// `KEYBRAKE_DATABASE_URL`: `postgres://…` selects PostgreSQL; `None`, SQLite in
+    /// `data_dir`.
+    pub database_url: Option<String>,
     /// `KEYBRAKE_ADMIN_KEY`; `None`: read or generate `admin.key`.
     pub admin_key: Option<String>,
     /// `KEYBRAKE_DATAPLANE_TOKEN`; `None`: read or generate `dataplane.token`.
@@ -77,14 +80,41 @@ pub struct Inner {
     pub reclaim_wait: Duration,
     pub audit_retention_days: u32,
     pub clock: Clock,
-    pub gateways: Gateways,
-    pub reclaims: Reclaims,
+    pub gateways: Arc<Gateways>,
+    pub reclaims: Arc<Reclaims>,
     pub counters: Counters,
     pub ui: crate::ui::UiSettings,
     /// The operator console's signed-in sessions, in memory: a restart signs everyone out.
     pub sessions: crate::ui::Sessions,
-    version: watch::Sender<u64>,
+    changes: Arc<Changes>,
     shutdown: watch::Sender<bool>,
+}
+
+/// Where committed versions and poll changes are announced, here or by another replica.
+struct Changes {
+    reclaims: Arc<Reclaims>,
+    version: watch::Sender<u64>,
+    polls: Arc<Gateways>,
+}
+
+impl ChangeSink for Changes {
+    fn version(&self, version: u64) {
+        self.version.send_if_modified(|current| {
+            let newer = version > *current;
+            if newer {
+                *current = version;
+            }
+            newer
+        });
+    }
+
+    fn polls_changed(&self) {
+        self.polls.notify();
+    }
+
+    fn reclaim(&self, event: &ReclaimEvent) {
+        self.reclaims.apply(event);
+    }
 }
 
 /// Counters kept in memory for `/metrics`.
@@ -127,6 +157,7 @@ impl Settings {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database_url: None,
             admin_key: None,
             dataplane_token: None,
             master_key: None,
@@ -196,15 +227,29 @@ impl AppState {
             },
         )?;
         let master_key = MasterKey::parse(master.expose())?;
-        let db_path = dir.join(secrets::DATABASE_FILE);
-        secrets::ensure_private_file(&db_path)?;
-        let store = Store::open(&db_path)?;
+        let database = match settings.database_url {
+            Some(url) => Database::Postgres(url),
+            None => {
+                let path = dir.join(secrets::DATABASE_FILE);
+                secrets::ensure_private_file(&path)?;
+                Database::Sqlite(path)
+            }
+        };
+        let store = Store::open(&database).await?;
         for sealed in store.credentials().await? {
             master_key
                 .open(&sealed)
                 .map_err(|_| StartError::MasterKeyMismatch(sealed.vendor))?;
         }
         let version = store.snapshot_version().await?;
+        let gateways = Arc::new(Gateways::default());
+        let reclaims = Arc::new(Reclaims::default());
+        let changes = Arc::new(Changes {
+            reclaims: Arc::clone(&reclaims),
+            version: watch::Sender::new(version),
+            polls: Arc::clone(&gateways),
+        });
+        store.watch_changes(Arc::clone(&changes) as Arc<dyn ChangeSink>);
         Ok(Self(Arc::new(Inner {
             data_dir: dir,
             store,
@@ -217,29 +262,23 @@ impl AppState {
             reclaim_wait: settings.reclaim_wait,
             audit_retention_days: settings.audit_retention_days,
             clock,
-            gateways: Gateways::default(),
-            reclaims: Reclaims::default(),
+            gateways,
+            reclaims,
             counters: Counters::default(),
             ui: settings.ui,
             sessions: crate::ui::Sessions::default(),
-            version: watch::Sender::new(version),
+            changes,
             shutdown: watch::Sender::new(false),
         })))
     }
 
     /// Announces a committed snapshot version; wakes every waiting long-poll. Versions only grow.
     pub fn publish(&self, version: u64) {
-        self.version.send_if_modified(|current| {
-            let newer = version > *current;
-            if newer {
-                *current = version;
-            }
-            newer
-        });
+        self.changes.version(version);
     }
 
     /// Publishes `version`, then waits (up to `propagation_wait`) until every live gateway
-    /// holds it, so that an answered revocation is an enforced one. A gateway that does not
+    /// instance holds it, whichever replica it polls, so that an answered revocation is an enforced one. A gateway that does not
     /// confirm in time is logged, not an error: it refuses everything once its snapshot ages.
     pub async fn publish_and_propagate(&self, version: u64) {
         self.publish(version);
@@ -248,7 +287,7 @@ impl AppState {
         }
         let lagging = self
             .gateways
-            .wait_until_held(version, &self.clock, self.propagation_wait)
+            .wait_until_held(&self.store, version, &self.clock, self.propagation_wait)
             .await;
         if !lagging.is_empty() {
             self.counters
@@ -262,6 +301,14 @@ impl AppState {
         }
     }
 
+    /// Tells the other replicas (PostgreSQL) about a reclaim mark or a report; best effort:
+    /// a lost event costs a reclaim, never money.
+    pub async fn announce(&self, event: ReclaimEvent) {
+        if let Err(e) = self.store.announce(event).await {
+            tracing::debug!(error = %e, "could not tell the other replicas about a reclaim");
+        }
+    }
+
     /// Instances seen at or after this instant are live.
     pub fn live_since_ms(&self, now_ms: u64) -> u64 {
         let ttl = u64::try_from(self.instance_ttl.as_millis()).unwrap_or(u64::MAX);
@@ -270,11 +317,11 @@ impl AppState {
 
     /// The newest published snapshot version.
     pub fn version(&self) -> u64 {
-        *self.version.borrow()
+        *self.changes.version.borrow()
     }
 
     pub fn subscribe_version(&self) -> watch::Receiver<u64> {
-        self.version.subscribe()
+        self.changes.version.subscribe()
     }
 
     /// Tells long-polls to answer now, so that a graceful shutdown does not wait for them.

@@ -43,6 +43,9 @@ mod rates;
 #[path = "api/reclaim.rs"]
 mod reclaim;
 #[cfg(test)]
+#[path = "api/replicas.rs"]
+mod replicas;
+#[cfg(test)]
 #[path = "api/spend.rs"]
 mod spend;
 #[cfg(test)]

@@ -48,9 +48,11 @@ impl SyncState {
     }
 
     /// The `:path` of the next long-poll; `delta=1` asks for the changes since `after`.
-    pub fn poll_path(&self, config: &SyncConfig) -> String {
+    /// `instance` is this Envoy process's own id (the control plane tracks propagation per
+    /// instance; `gateway` only names the group).
+    pub fn poll_path(&self, config: &SyncConfig, instance: &str) -> String {
         format!(
-            "{SNAPSHOT_PATH}?gateway={}&after={}&wait_ms={}&delta=1",
+            "{SNAPSHOT_PATH}?gateway={}&instance={instance}&after={}&wait_ms={}&delta=1",
             config.gateway_id,
             self.held_version,
             config.poll_wait_ms.min(MAX_WAIT_MS)
@@ -198,9 +200,9 @@ mod tests {
         let cfg = SyncConfig::default();
         let mut s = SyncState::default();
         assert!(s.poll_due(0));
-        let path = s.poll_path(&cfg);
+        let path = s.poll_path(&cfg, "0a1b");
         assert!(
-            path.contains("after=0") && path.contains("delta=1"),
+            path.contains("instance=0a1b&after=0") && path.contains("delta=1"),
             "{path}"
         );
         s.poll_started();
@@ -215,7 +217,7 @@ mod tests {
             }
         );
         assert!(s.poll_due(100), "the next long-poll starts at once");
-        assert!(s.poll_path(&cfg).contains("after=4"));
+        assert!(s.poll_path(&cfg, "0a1b").contains("after=4"));
     }
 
     #[test]
@@ -227,7 +229,7 @@ mod tests {
         assert_eq!((status.version, status.globals_version), (6, 4));
         let status = answer(&mut s, 3, 200, &delta_body(6, 7, true)).unwrap();
         assert_eq!((status.version, status.globals_version), (7, 7));
-        assert!(s.poll_path(&cfg).contains("after=7"));
+        assert!(s.poll_path(&cfg, "0a1b").contains("after=7"));
     }
 
     #[test]
@@ -237,7 +239,7 @@ mod tests {
         answer(&mut s, 1, 200, &snapshot_body(4)).unwrap();
         let err = answer(&mut s, 2, 200, &delta_body(3, 6, false)).unwrap_err();
         assert!(err.contains("from version 3 while holding 4"), "{err}");
-        assert!(s.poll_path(&cfg).contains("after=0"));
+        assert!(s.poll_path(&cfg, "0a1b").contains("after=0"));
         assert!(!s.poll_due(2), "after a pause");
         answer(&mut s, 10_000, 200, &snapshot_body(6)).unwrap();
         for bad in [
@@ -248,7 +250,7 @@ mod tests {
         ] {
             answer(&mut s, 20_000, 200, &snapshot_body(6)).unwrap();
             assert!(answer(&mut s, 20_001, 200, bad).is_err(), "{bad:?}");
-            assert!(s.poll_path(&cfg).contains("after=0"), "{bad:?}");
+            assert!(s.poll_path(&cfg, "0a1b").contains("after=0"), "{bad:?}");
         }
     }
 

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::extract::query_pairs;
 use crate::snapshot;
 use crate::state::AppState;
+use crate::store::PollStart;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -30,6 +31,9 @@ use crate::leases::MAX_ID_CHARS as MAX_GATEWAY_ID_CHARS;
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Poll {
     gateway: String,
+    /// The Envoy process's own id (`instance=`); an older gateway that sends none is its own
+    /// instance, named by `gateway`.
+    instance: String,
     after: u64,
     /// At most [`MAX_WAIT_MS`].
     wait_ms: u64,
@@ -39,6 +43,7 @@ struct Poll {
 
 fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
     let mut gateway = None;
+    let mut instance = None;
     let mut after = 0;
     let mut wait_ms = DEFAULT_WAIT_MS;
     let mut delta = false;
@@ -50,6 +55,7 @@ fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
         };
         match name.as_str() {
             "gateway" => gateway = Some(value.clone()),
+            "instance" => instance = Some(value.clone()),
             "after" => after = number("after")?,
             "wait_ms" => wait_ms = number("wait_ms")?.min(MAX_WAIT_MS),
             "delta" => delta = value == "1",
@@ -64,8 +70,16 @@ fn parse_poll(query: Option<&str>) -> Result<Poll, ApiError> {
             format!("gateway must be 1 to {MAX_GATEWAY_ID_CHARS} characters of letters, digits, '-', '_', '.', ':' or '/'"),
         ));
     }
+    let instance = instance.unwrap_or_else(|| gateway.clone());
+    if !crate::leases::is_valid_id(&instance) {
+        return Err(ApiError::invalid(
+            "instance",
+            format!("instance must be 1 to {MAX_GATEWAY_ID_CHARS} characters of letters, digits, '-', '_', '.', ':' or '/'"),
+        ));
+    }
     Ok(Poll {
         gateway,
+        instance,
         after,
         wait_ms,
         delta,
@@ -79,9 +93,18 @@ pub async fn snapshot(
     let poll = parse_poll(query.as_deref())?;
     // Held until the answer is built: a gateway counts as polling (live) until then, and a
     // dropped connection still ends its poll.
+    let now_ms = state.clock.now_ms();
+    let start = PollStart {
+        instance: poll.instance.clone(),
+        gateway: poll.gateway.clone(),
+        version: poll.after,
+        now_ms,
+        until_ms: now_ms.saturating_add(poll.wait_ms),
+    };
     let _polling = state
         .gateways
-        .poll_started(&poll.gateway, &state.clock, poll.after);
+        .poll_started(&state.store, &state.clock, start)
+        .await?;
     let mut version = state.subscribe_version();
     let mut shutdown = state.subscribe_shutdown();
     let changed = tokio::select! {
@@ -120,7 +143,7 @@ pub async fn snapshot(
         &state.counters.snapshots_served
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(gateway = %poll.gateway, version, kind, bytes = body.len(), "sent policy");
+    tracing::debug!(gateway = %poll.gateway, instance = %poll.instance, version, kind, bytes = body.len(), "sent policy");
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from(body),
@@ -136,14 +159,27 @@ mod tests {
     fn poll_queries_parse_with_defaults_and_caps() {
         let p = parse_poll(Some("gateway=gw-1")).unwrap();
         assert_eq!((p.after, p.wait_ms), (0, DEFAULT_WAIT_MS));
-        let p = parse_poll(Some("gateway=gw-1&after=7&wait_ms=999999&future=1")).unwrap();
+        assert_eq!(p.instance, "gw-1", "an old gateway is its own instance");
+        let p = parse_poll(Some(
+            "gateway=gw-1&instance=0a1b2c&after=7&wait_ms=999999&future=1",
+        ))
+        .unwrap();
         assert_eq!((p.after, p.wait_ms), (7, MAX_WAIT_MS));
+        assert_eq!(
+            (p.gateway.as_str(), p.instance.as_str()),
+            ("gw-1", "0a1b2c")
+        );
         let cases = [
             ("no gateway", "after=1", "gateway"),
             ("empty gateway", "gateway=", "gateway"),
             ("gateway with space", "gateway=a%20b", "gateway"),
             ("negative after", "gateway=g&after=-1", "after"),
             ("word wait", "gateway=g&wait_ms=soon", "wait_ms"),
+            (
+                "instance with space",
+                "gateway=g&instance=a%20b",
+                "instance",
+            ),
         ];
         for (name, query, field) in cases {
             let err = parse_poll(Some(query)).expect_err(name);

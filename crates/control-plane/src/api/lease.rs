@@ -9,7 +9,7 @@
 
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::leases::{figures_in_range, Instance, MAX_FIGURE, SHORT_MARK_MS};
+use crate::leases::{figures_in_range, Instance, ReclaimEvent, MAX_FIGURE, SHORT_MARK_MS};
 use crate::state::AppState;
 use crate::store::{KeyStatus, LeaseAsk, LeaseOutcome};
 use axum::extract::State;
@@ -89,6 +89,14 @@ pub async fn lease(
             LeaseOutcome::Granted { lease, seq } => {
                 counters.lease_grants.fetch_add(1, Ordering::Relaxed);
                 state.reclaims.clear_short(key_id.as_str(), &instance.id);
+                if reclaiming {
+                    state
+                        .announce(ReclaimEvent::Clear {
+                            key_id: key_id.to_string(),
+                            instance: instance.id.clone(),
+                        })
+                        .await;
+                }
                 return Ok(grant(lease, seq));
             }
             LeaseOutcome::NoRoom {
@@ -109,6 +117,13 @@ pub async fn lease(
                     state
                         .reclaims
                         .mark_short(key_id.as_str(), &instance.id, until);
+                    state
+                        .announce(ReclaimEvent::Short {
+                            key_id: key_id.to_string(),
+                            instance: instance.id.clone(),
+                            until_ms: until,
+                        })
+                        .await;
                 }
                 // At the deadline the loop takes one last look, then answers.
                 let _ = tokio::time::timeout_at(deadline, reported).await;
@@ -132,5 +147,6 @@ pub async fn usage(
         .await?;
     state.counters.usage_reports.fetch_add(1, Ordering::Relaxed);
     state.reclaims.notify_reported();
+    state.announce(ReclaimEvent::Reported).await;
     Ok(Json(UsageAnswer { release }))
 }

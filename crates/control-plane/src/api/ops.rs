@@ -144,7 +144,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         "Gateway instances (Envoy processes) heard from within the instance TTL.",
         live,
     );
-    let connected = state.gateways.connected(now, CONNECTED_WITHIN_MS);
+    let connected = state
+        .gateways
+        .connected(&state.store, now, CONNECTED_WITHIN_MS)
+        .await?;
     metric(
         &mut out,
         "keybrake_gateways_connected",

@@ -27,6 +27,13 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYBRAKE_DATA_DIR", default_value = "./keybrake-data")]
     pub data_dir: PathBuf,
 
+    /// PostgreSQL to keep the state in, shared by any number of control planes
+    /// (`postgres://user:password@host:5432/keybrake`). If not given, SQLite in DATA_DIR
+    /// (one control plane). Each control plane still needs the same admin key, data-plane token
+    /// and master key (set them through their environment variables).
+    #[arg(long, env = "KEYBRAKE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// The admin key. If not given, one is generated on first start into DATA_DIR/admin.key
     /// (mode 0600) and reused afterwards.
     #[arg(long, env = "KEYBRAKE_ADMIN_KEY", hide_env_values = true)]
@@ -120,6 +127,7 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let settings = Settings {
+        database_url: args.database_url,
         data_dir: args.data_dir,
         admin_key: given(args.admin_key),
         dataplane_token: given(args.dataplane_token),

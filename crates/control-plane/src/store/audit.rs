@@ -5,7 +5,7 @@
 //! built from what that transaction committed.
 
 use super::leases::touch;
-use super::{to_i64, to_u64, Store, StoreError};
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use crate::audit::{AuditFilter, SpendBy, Stream, ValidBatch};
 use keybrake_core::audit::{AuditRecord, Decision};
 use keybrake_core::{DenyReason, Vendor};
@@ -13,7 +13,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
 
 /// Rows deleted per transaction when pruning, so that gateways' batches are not held up.
-const PRUNE_CHUNK: i64 = 5_000;
+pub(crate) const PRUNE_CHUNK: i64 = 5_000;
 
 /// What storing a batch did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,8 @@ pub struct SpendRow {
     pub denied: u64,
 }
 
-const RECORD_COLUMNS: &str = "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
+pub(crate) const RECORD_COLUMNS: &str =
+    "id, gateway, instance, seq, time_ms, key_id, label, vendor, method, \
      path, status, decision, deny_reason, cost_micros, cost_source, spend_micros, \
      upstream_latency_ms, vendor_request_id, over_reserved_micros";
 
@@ -60,49 +61,100 @@ fn corrupt(detail: String) -> StoreError {
     }
 }
 
+/// One row of [`RECORD_COLUMNS`], as read by either backend.
+pub(crate) struct RawRecord {
+    pub id: i64,
+    pub gateway: String,
+    pub instance: String,
+    pub seq: i64,
+    pub time_ms: i64,
+    pub key_id: Option<String>,
+    pub label: Option<String>,
+    pub vendor: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub decision: String,
+    pub deny_reason: Option<String>,
+    pub cost_micros: i64,
+    pub cost_source: Option<String>,
+    pub spend_micros: Option<i64>,
+    pub upstream_latency_ms: Option<i64>,
+    pub vendor_request_id: Option<String>,
+    pub over_reserved_micros: i64,
+}
+
 fn read_record(r: &Row<'_>) -> Result<StoredRecord, StoreError> {
-    let vendor: Option<String> = r.get(7)?;
-    let decision: String = r.get(11)?;
-    let deny_reason: Option<String> = r.get(12)?;
-    let vendor = vendor
-        .map(|v| Vendor::from_name(&v).ok_or_else(|| corrupt(format!("vendor {v:?}"))))
-        .transpose()?;
-    let decision = match decision.as_str() {
-        "allow" => Decision::Allow,
-        "deny" => Decision::Deny,
-        "undecided" => Decision::Undecided,
-        other => return Err(corrupt(format!("decision {other:?}"))),
-    };
-    let deny_reason = deny_reason
-        .map(|d| {
-            serde_json::from_value::<DenyReason>(serde_json::Value::String(d.clone()))
-                .map_err(|_| corrupt(format!("deny_reason {d:?}")))
-        })
-        .transpose()?;
-    let status: i64 = r.get(10)?;
-    Ok(StoredRecord {
+    RawRecord {
         id: r.get(0)?,
         gateway: r.get(1)?,
         instance: r.get(2)?,
-        seq: to_u64(r.get(3)?, "audit_records")?,
-        record: AuditRecord {
-            time_ms: to_u64(r.get(4)?, "audit_records")?,
-            key_id: r.get(5)?,
-            agent_run_label: r.get(6)?,
-            vendor,
-            method: r.get(8)?,
-            path: r.get(9)?,
-            status: u16::try_from(status).map_err(|_| corrupt(format!("status {status}")))?,
-            decision,
-            deny_reason,
-            cost_micros: to_u64(r.get(13)?, "audit_records")?,
-            cost_source: r.get(14)?,
-            spend_micros: opt_u64(r.get(15)?)?,
-            upstream_latency_ms: opt_u64(r.get(16)?)?,
-            vendor_request_id: r.get(17)?,
-            over_reserved_micros: to_u64(r.get(18)?, "audit_records")?,
-        },
-    })
+        seq: r.get(3)?,
+        time_ms: r.get(4)?,
+        key_id: r.get(5)?,
+        label: r.get(6)?,
+        vendor: r.get(7)?,
+        method: r.get(8)?,
+        path: r.get(9)?,
+        status: r.get(10)?,
+        decision: r.get(11)?,
+        deny_reason: r.get(12)?,
+        cost_micros: r.get(13)?,
+        cost_source: r.get(14)?,
+        spend_micros: r.get(15)?,
+        upstream_latency_ms: r.get(16)?,
+        vendor_request_id: r.get(17)?,
+        over_reserved_micros: r.get(18)?,
+    }
+    .decode()
+}
+
+// === impl RawRecord ===
+
+impl RawRecord {
+    pub(crate) fn decode(self) -> Result<StoredRecord, StoreError> {
+        let vendor = self
+            .vendor
+            .map(|v| Vendor::from_name(&v).ok_or_else(|| corrupt(format!("vendor {v:?}"))))
+            .transpose()?;
+        let decision = match self.decision.as_str() {
+            "allow" => Decision::Allow,
+            "deny" => Decision::Deny,
+            "undecided" => Decision::Undecided,
+            other => return Err(corrupt(format!("decision {other:?}"))),
+        };
+        let deny_reason = self
+            .deny_reason
+            .map(|d| {
+                serde_json::from_value::<DenyReason>(serde_json::Value::String(d.clone()))
+                    .map_err(|_| corrupt(format!("deny_reason {d:?}")))
+            })
+            .transpose()?;
+        let status = self.status;
+        Ok(StoredRecord {
+            id: self.id,
+            gateway: self.gateway,
+            instance: self.instance,
+            seq: to_u64(self.seq, "audit_records")?,
+            record: AuditRecord {
+                time_ms: to_u64(self.time_ms, "audit_records")?,
+                key_id: self.key_id,
+                agent_run_label: self.label,
+                vendor,
+                method: self.method,
+                path: self.path,
+                status: u16::try_from(status).map_err(|_| corrupt(format!("status {status}")))?,
+                decision,
+                deny_reason,
+                cost_micros: to_u64(self.cost_micros, "audit_records")?,
+                cost_source: self.cost_source,
+                spend_micros: opt_u64(self.spend_micros)?,
+                upstream_latency_ms: opt_u64(self.upstream_latency_ms)?,
+                vendor_request_id: self.vendor_request_id,
+                over_reserved_micros: to_u64(self.over_reserved_micros, "audit_records")?,
+            },
+        })
+    }
 }
 
 fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Ingested, StoreError> {
@@ -199,8 +251,12 @@ fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Inge
     })
 }
 
-/// The SQL condition and parameters of `filter`, cursor included.
-fn conditions(filter: &AuditFilter) -> Result<(String, Vec<Sql>), StoreError> {
+/// The SQL condition and parameters of `filter`, cursor included, with `?` placeholders in
+/// order. `postgres` picks PostgreSQL's spelling of the label prefix match.
+pub(crate) fn conditions(
+    filter: &AuditFilter,
+    postgres: bool,
+) -> Result<(String, Vec<Sql>), StoreError> {
     let mut clauses: Vec<&str> = Vec::new();
     let mut values: Vec<Sql> = Vec::new();
     let mut text = |clause: &'static str, v: &Option<String>, values: &mut Vec<Sql>| {
@@ -221,7 +277,10 @@ fn conditions(filter: &AuditFilter) -> Result<(String, Vec<Sql>), StoreError> {
         &filter.decision.map(|d| d.as_str().to_owned()),
         &mut values,
     );
-    if let Some(p) = &filter.label_prefix {
+    if let (Some(p), true) = (&filter.label_prefix, postgres) {
+        clauses.push("starts_with(label, ?)");
+        values.push(Sql::Text(p.clone()));
+    } else if let Some(p) = &filter.label_prefix {
         // The range lets the label index narrow the scan; substr makes the match exact.
         clauses.push("label >= ? AND substr(label, 1, ?) = ?");
         values.push(Sql::Text(p.clone()));
@@ -256,7 +315,7 @@ fn list(
     filter: &AuditFilter,
     limit: u32,
 ) -> Result<Vec<StoredRecord>, StoreError> {
-    let (cond, mut values) = conditions(filter)?;
+    let (cond, mut values) = conditions(filter, false)?;
     values.push(Sql::Integer(i64::from(limit)));
     let sql = format!(
         "SELECT {RECORD_COLUMNS} FROM audit_records {cond} ORDER BY time_ms DESC, id DESC LIMIT ?"
@@ -278,7 +337,7 @@ fn after(
     after_id: i64,
     limit: u32,
 ) -> Result<Vec<StoredRecord>, StoreError> {
-    let (cond, mut values) = conditions(filter)?;
+    let (cond, mut values) = conditions(filter, false)?;
     let cond = if cond.is_empty() {
         "WHERE id > ?".to_owned()
     } else {
@@ -375,9 +434,9 @@ fn prune_chunk(conn: &Connection, before: i64) -> Result<u64, StoreError> {
     Ok(n as u64)
 }
 
-// === impl Store ===
+// === impl Sqlite ===
 
-impl Store {
+impl Sqlite {
     /// Stores a batch: each record once, the instance's counters, its liveness, and how far
     /// its records are stored without a hole, in one transaction.
     pub async fn ingest_audit(
@@ -394,7 +453,7 @@ impl Store {
         filter: AuditFilter,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        self.with(move |conn| list(conn, &filter, limit)).await
+        self.read(move |conn| list(conn, &filter, limit)).await
     }
 
     /// Up to `limit` records matching `filter` (its cursor aside) stored after row
@@ -405,7 +464,7 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             after(
                 conn,
                 &AuditFilter {
@@ -421,7 +480,7 @@ impl Store {
 
     /// The highest record row id (0 when the trail is empty): where a live tail starts.
     pub async fn audit_last_id(&self) -> Result<i64, StoreError> {
-        self.with(|conn| {
+        self.read(|conn| {
             let id: Option<i64> =
                 conn.query_row("SELECT MAX(id) FROM audit_records", [], |r| r.get(0))?;
             Ok(id.unwrap_or(0))
@@ -434,12 +493,12 @@ impl Store {
         &self,
         key_ids: Vec<String>,
     ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
-        self.with(move |conn| last_calls(conn, &key_ids)).await
+        self.read(move |conn| last_calls(conn, &key_ids)).await
     }
 
     /// Every instance's audit sequence, most recently seen first.
     pub async fn audit_streams(&self) -> Result<Vec<Stream>, StoreError> {
-        self.with(|conn| streams(conn)).await
+        self.read(|conn| streams(conn)).await
     }
 
     /// Totals of the records in `[from_ms, to_ms)` grouped `by`, most spent first.
@@ -449,11 +508,12 @@ impl Store {
         from_ms: u64,
         to_ms: u64,
     ) -> Result<Vec<SpendRow>, StoreError> {
-        self.with(move |conn| spend(conn, by, from_ms, to_ms)).await
+        self.read(move |conn| spend(conn, by, from_ms, to_ms)).await
     }
 
     /// Deletes every record of a call before `before_ms`, a chunk per transaction so that
-    /// batches from gateways go in between, and forgets instances silent since then. Returns
+    /// batches from gateways go in between, and forgets instances silent since then (their
+    /// audit sequences and their last snapshot polls). Returns
     /// how many records it deleted.
     pub async fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_i64(before_ms)?;
@@ -468,6 +528,10 @@ impl Store {
         self.with(move |conn| {
             conn.execute(
                 "DELETE FROM audit_streams WHERE updated_at_ms < ?1",
+                [before],
+            )?;
+            conn.execute(
+                "DELETE FROM gateway_polls WHERE last_seen_ms < ?1 AND polling_until_ms < ?1",
                 [before],
             )?;
             Ok(())

@@ -1,6 +1,7 @@
 //! Vault key rows: insert, read, list, revoke, count.
 
-use super::{bump_version, to_i64, to_u64, Store, StoreError};
+use super::sqlite::bump_version;
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use keybrake_core::{EndpointPattern, VaultKeyId, Vendor};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -61,7 +62,8 @@ pub struct KeyCounts {
     pub revoked: u64,
 }
 
-const COLUMNS: &str = "key_id, secret_sha256, vendor, daily_cap_micros, allowed_endpoints, \
+pub(crate) const COLUMNS: &str =
+    "key_id, secret_sha256, vendor, daily_cap_micros, allowed_endpoints, \
                        label, created_at_ms, expires_at_ms, revoked_at_ms";
 
 // === impl KeyStatus ===
@@ -96,26 +98,59 @@ impl KeyRow {
     }
 
     fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
+        Self::from_parts(
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            [r.get(6)?, r.get(7)?],
+            r.get(8)?,
+        )
+    }
+
+    /// A row from the columns of [`COLUMNS`] in order, checked (either backend).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        key_id: String,
+        secret_sha256: String,
+        vendor: String,
+        cap: i64,
+        endpoints: String,
+        label: String,
+        [created_at, expires_at]: [i64; 2],
+        revoked_at: Option<i64>,
+    ) -> Result<Self, StoreError> {
         let corrupt = |detail: String| StoreError::Corrupt {
             table: "vault_keys",
             detail,
         };
-        let key_id: String = r.get(0)?;
-        let vendor: String = r.get(2)?;
-        let endpoints: String = r.get(4)?;
-        let revoked_at: Option<i64> = r.get(8)?;
         Ok(Self {
             key_id: VaultKeyId::parse(&key_id).map_err(|e| corrupt(format!("key_id: {e}")))?,
-            secret_sha256: r.get(1)?,
+            secret_sha256,
             vendor: Vendor::from_name(&vendor)
                 .ok_or_else(|| corrupt(format!("vendor {vendor:?}")))?,
-            daily_cap_micros: to_u64(r.get(3)?, "vault_keys")?,
+            daily_cap_micros: to_u64(cap, "vault_keys")?,
             allowed_endpoints: serde_json::from_str(&endpoints)
                 .map_err(|e| corrupt(format!("allowed_endpoints: {e}")))?,
-            label: r.get(5)?,
-            created_at_ms: to_u64(r.get(6)?, "vault_keys")?,
-            expires_at_ms: to_u64(r.get(7)?, "vault_keys")?,
+            label,
+            created_at_ms: to_u64(created_at, "vault_keys")?,
+            expires_at_ms: to_u64(expires_at, "vault_keys")?,
             revoked_at_ms: revoked_at.map(|v| to_u64(v, "vault_keys")).transpose()?,
+        })
+    }
+
+    /// The `allowed_endpoints` column: a JSON array of canonical patterns.
+    pub(crate) fn endpoints_json(&self) -> Result<String, StoreError> {
+        let endpoints: Vec<String> = self
+            .allowed_endpoints
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        serde_json::to_string(&endpoints).map_err(|e| StoreError::Corrupt {
+            table: "vault_keys",
+            detail: e.to_string(),
         })
     }
 }
@@ -172,17 +207,13 @@ pub(crate) fn changed_keys(
     collect(conn, &sql, params![to_i64(base)?, horizon])
 }
 
-// === impl Store ===
+// === impl Sqlite ===
 
-impl Store {
+impl Sqlite {
     /// Inserts a new key and returns the new snapshot version.
     pub async fn insert_key(&self, key: NewKey) -> Result<u64, StoreError> {
         self.with(move |conn| {
-            let endpoints: Vec<String> = key.allowed_endpoints.iter().map(|p| p.to_string()).collect();
-            let endpoints = serde_json::to_string(&endpoints).map_err(|e| StoreError::Corrupt {
-                table: "vault_keys",
-                detail: e.to_string(),
-            })?;
+            let endpoints = key.endpoints_json()?;
             let tx = conn.transaction()?;
             let version = bump_version(&tx)?;
             tx.execute(
@@ -207,7 +238,7 @@ impl Store {
     }
 
     pub async fn get_key(&self, key_id: VaultKeyId) -> Result<Option<KeyRow>, StoreError> {
-        self.with(move |conn| get(conn, &key_id)).await
+        self.read(move |conn| get(conn, &key_id)).await
     }
 
     /// Keys matching `filter`, newest first.
@@ -216,7 +247,7 @@ impl Store {
         filter: KeyFilter,
         now_ms: u64,
     ) -> Result<Vec<KeyRow>, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             use rusqlite::types::Value;
             let mut sql = format!("SELECT {COLUMNS} FROM vault_keys WHERE TRUE");
             let mut args: Vec<Value> = Vec::new();
@@ -284,7 +315,7 @@ impl Store {
     }
 
     pub async fn key_counts(&self, now_ms: u64) -> Result<KeyCounts, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             let now = to_i64(now_ms)?;
             let (issued, active, revoked): (i64, i64, i64) = conn.query_row(
                 "SELECT COUNT(*), \

@@ -4,7 +4,7 @@
 //! transaction, so two grants for the same key never both see the same room.
 
 use super::keys::{self as key_rows, KeyStatus};
-use super::{to_i64, to_u64, Store, StoreError};
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use crate::leases::{figures_in_range, Instance, LeaseRow};
 use keybrake_core::lease::{size_grant, KeyUsage};
 use keybrake_core::VaultKeyId;
@@ -59,10 +59,13 @@ pub struct DaySpend {
 
 /// The other instances' rows of a key and day, summed.
 #[derive(Clone, Copy, Debug, Default)]
-struct Others {
-    committed: u64,
-    live: u64,
-    live_unused: u64,
+pub(crate) struct Others {
+    /// Sum of `max(granted, spent)`.
+    pub committed: u64,
+    /// Live instances with a row.
+    pub live: u64,
+    /// Unused lease of the live ones.
+    pub live_unused: u64,
 }
 
 /// Records that `instance` was seen at `now_ms` (lease, usage and audit requests all count).
@@ -175,21 +178,34 @@ fn lease_step(conn: &mut Connection, ask: &LeaseAsk) -> Result<LeaseOutcome, Sto
 fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, StoreError> {
     let (key_id, instance) = (ask.key_id.as_str(), ask.instance.id.as_str());
     let mut row = load(conn, key_id, ask.day, instance)?.unwrap_or_default();
+    let others = others(conn, key_id, ask.day, instance, ask.live_since_ms)?;
+    let outcome = decide_grant(&mut row, ask, others, cap);
+    save(conn, key_id, ask.day, instance, &row, ask.now_ms)?;
+    Ok(outcome)
+}
+
+/// The pure part of a grant, shared by both backends: takes `ask`'s report into the
+/// instance's `row` and sizes a grant against the other instances' rows. The caller holds
+/// the key's rows still (a transaction) from reading `row` and `others` to saving `row`.
+pub(crate) fn decide_grant(
+    row: &mut LeaseRow,
+    ask: &LeaseAsk,
+    others: Others,
+    cap: u64,
+) -> LeaseOutcome {
     if ask.absorb && !row.absorb(&ask.usage) {
         tracing::debug!(
-            key_id,
-            instance,
+            key_id = ask.key_id.as_str(),
+            instance = ask.instance.id.as_str(),
             seq = ask.usage.seq,
             "ignored figures under a sequence never granted"
         );
     }
     let want = row.still_wanted(&ask.usage, ask.want);
-    let others = others(conn, key_id, ask.day, instance, ask.live_since_ms)?;
     // Spend past a lease (settling above the reservation) takes from the cap like a lease: the
     // total is of `max(granted, spent)`, and a grant grows from there, so that it covers `want`.
     let total = others.committed.saturating_add(row.committed());
-    let sized = size_grant(cap, total, row.committed(), want, others.live + 1);
-    let outcome = match sized {
+    match size_grant(cap, total, row.committed(), want, others.live + 1) {
         Some(lease) => {
             row.granted = lease;
             row.seq += 1;
@@ -203,9 +219,7 @@ fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, St
             seq: row.seq,
             others_unused: others.live_unused,
         },
-    };
-    save(conn, key_id, ask.day, instance, &row, ask.now_ms)?;
-    Ok(outcome)
+    }
 }
 
 fn record_usage(
@@ -329,9 +343,9 @@ fn holdings(
     Ok(out)
 }
 
-// === impl Store ===
+// === impl Sqlite ===
 
-impl Store {
+impl Sqlite {
     /// One lease decision for one instance, atomically: records that the instance was seen,
     /// takes in its report, and grants if the cap has room.
     pub async fn lease_step(&self, ask: LeaseAsk) -> Result<LeaseOutcome, StoreError> {
@@ -361,7 +375,7 @@ impl Store {
         day: u32,
         live_since_ms: u64,
     ) -> Result<HashMap<VaultKeyId, DaySpend>, StoreError> {
-        self.with(move |conn| day_spend(conn, key.as_ref(), day, live_since_ms))
+        self.read(move |conn| day_spend(conn, key.as_ref(), day, live_since_ms))
             .await
     }
 
@@ -371,12 +385,12 @@ impl Store {
         key: VaultKeyId,
         day: u32,
     ) -> Result<Vec<LeaseHolding>, StoreError> {
-        self.with(move |conn| holdings(conn, &key, day)).await
+        self.read(move |conn| holdings(conn, &key, day)).await
     }
 
     /// Gateway instances seen at or after `live_since_ms`.
     pub async fn instances_live(&self, live_since_ms: u64) -> Result<u64, StoreError> {
-        self.with(move |conn| {
+        self.read(move |conn| {
             let n: i64 = conn.query_row(
                 "SELECT COUNT(*) FROM gateway_instances WHERE last_seen_ms >= ?1",
                 [to_i64(live_since_ms)?],

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_audit.sql"),
     include_str!("../../migrations/0005_over_reserved.sql"),
     include_str!("../../migrations/0006_deltas.sql"),
+    include_str!("../../migrations/0007_gateway_polls.sql"),
 ];
 
 /// Applies every migration the database has not seen, in one write transaction taken before

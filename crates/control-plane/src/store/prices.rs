@@ -1,6 +1,7 @@
 //! Price overrides, one row per vendor with any set (see `crate::prices`).
 
-use super::{bump_globals, to_i64, to_u64, Store, StoreError};
+use super::sqlite::bump_globals;
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use crate::prices::PriceOverrides;
 use keybrake_core::Vendor;
 use rusqlite::{params, Connection};
@@ -22,36 +23,46 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<PriceRow>, StoreError> {
     while let Some(r) = rows.next()? {
         let vendor: String = r.get(0)?;
         let json: String = r.get(1)?;
-        let corrupt = |detail: String| StoreError::Corrupt {
-            table: "vendor_prices",
-            detail,
-        };
-        let overrides: PriceOverrides =
-            serde_json::from_str(&json).map_err(|e| corrupt(format!("overrides: {e}")))?;
-        if overrides.vendor().as_str() != vendor {
-            return Err(corrupt(format!(
-                "row {vendor:?} holds another vendor's prices"
-            )));
-        }
-        out.push(PriceRow {
-            overrides,
-            updated_at_ms: to_u64(r.get(2)?, "vendor_prices")?,
-        });
+        out.push(decode(&vendor, &json, to_u64(r.get(2)?, "vendor_prices")?)?);
     }
     Ok(out)
 }
 
-// === impl Store ===
+/// A row from its columns, checked (either backend).
+pub(crate) fn decode(vendor: &str, json: &str, updated_at_ms: u64) -> Result<PriceRow, StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        table: "vendor_prices",
+        detail,
+    };
+    let overrides: PriceOverrides =
+        serde_json::from_str(json).map_err(|e| corrupt(format!("overrides: {e}")))?;
+    if overrides.vendor().as_str() != vendor {
+        return Err(corrupt(format!(
+            "row {vendor:?} holds another vendor's prices"
+        )));
+    }
+    Ok(PriceRow {
+        overrides,
+        updated_at_ms,
+    })
+}
 
-impl Store {
+/// The overrides column of `row`.
+pub(crate) fn encode(row: &PriceRow) -> Result<String, StoreError> {
+    serde_json::to_string(&row.overrides).map_err(|e| StoreError::Corrupt {
+        table: "vendor_prices",
+        detail: format!("cannot encode overrides: {e}"),
+    })
+}
+
+// === impl Sqlite ===
+
+impl Sqlite {
     /// Stores (or replaces) a vendor's overrides and bumps the snapshot version in the same
     /// transaction; returns the new version.
     pub async fn set_prices(&self, row: PriceRow) -> Result<u64, StoreError> {
         self.with(move |conn| {
-            let json = serde_json::to_string(&row.overrides).map_err(|e| StoreError::Corrupt {
-                table: "vendor_prices",
-                detail: format!("cannot encode overrides: {e}"),
-            })?;
+            let json = encode(&row)?;
             let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO vendor_prices (vendor, overrides, updated_at_ms) VALUES (?1, ?2, ?3) \
@@ -92,6 +103,6 @@ impl Store {
 
     /// Every stored override row, Twilio before Resend.
     pub async fn prices(&self) -> Result<Vec<PriceRow>, StoreError> {
-        self.with(|conn| all(conn)).await
+        self.read(|conn| all(conn)).await
     }
 }

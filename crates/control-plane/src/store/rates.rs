@@ -1,6 +1,7 @@
 //! Operator-set conversion rates, one row per currency. USD is built in and never stored.
 
-use super::{bump_globals, to_i64, to_u64, Store, StoreError};
+use super::sqlite::bump_globals;
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use keybrake_core::currency::RateEntry;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -66,9 +67,9 @@ fn get(conn: &Connection, currency: &str) -> Result<Option<RateRow>, StoreError>
     .transpose()
 }
 
-// === impl Store ===
+// === impl Sqlite ===
 
-impl Store {
+impl Sqlite {
     /// Stores (or replaces) a rate and bumps the snapshot version in the same transaction.
     pub async fn set_rate(&self, row: RateRow) -> Result<RateChange, StoreError> {
         self.with(move |conn| {
@@ -112,6 +113,6 @@ impl Store {
 
     /// Every stored rate, by currency.
     pub async fn rates(&self) -> Result<Vec<RateRow>, StoreError> {
-        self.with(|conn| all(conn)).await
+        self.read(|conn| all(conn)).await
     }
 }

@@ -1,6 +1,7 @@
 //! Vendor credential rows, sealed before they get here (see `crate::crypto`).
 
-use super::{bump_globals, to_i64, to_u64, Store, StoreError};
+use super::sqlite::bump_globals;
+use super::{to_i64, to_u64, Sqlite, StoreError};
 use keybrake_core::Vendor;
 use rusqlite::{params, Connection};
 
@@ -41,9 +42,9 @@ pub(crate) fn all(conn: &Connection) -> Result<Vec<SealedCredential>, StoreError
     Ok(out)
 }
 
-// === impl Store ===
+// === impl Sqlite ===
 
-impl Store {
+impl Sqlite {
     /// Stores (or replaces) a vendor's sealed credential and returns the new snapshot version.
     pub async fn set_credential(&self, sealed: SealedCredential) -> Result<u64, StoreError> {
         self.with(move |conn| {
@@ -69,6 +70,6 @@ impl Store {
 
     /// Every stored credential, still sealed.
     pub async fn credentials(&self) -> Result<Vec<SealedCredential>, StoreError> {
-        self.with(|conn| all(conn)).await
+        self.read(|conn| all(conn)).await
     }
 }

@@ -5,7 +5,7 @@
 use super::guard::Operator;
 use super::page::{render, UiError};
 use super::view::time;
-use crate::gateways::Gateways;
+use crate::gateways::is_live;
 use crate::state::AppState;
 use crate::wire::audit::GapsView;
 use askama::Template;
@@ -15,6 +15,7 @@ use axum::response::Response;
 
 struct GatewayLine {
     id: String,
+    instance: String,
     version: u64,
     current: bool,
     polling: bool,
@@ -51,15 +52,17 @@ pub async fn page(State(state): State<AppState>, op: Operator) -> Result<Respons
     let version = state.version();
     let gateways = state
         .gateways
-        .all()
+        .all(&state.store, now)
+        .await?
         .into_iter()
-        .map(|(id, g)| GatewayLine {
-            id,
-            version: g.version,
+        .map(|g| GatewayLine {
+            live: is_live(&g, now),
+            polling: g.polling_until_ms >= now,
             current: g.version >= version,
-            polling: g.polls_in_flight > 0,
-            live: Gateways::is_live(&g, now),
+            version: g.version,
             last_seen: time(g.last_seen_ms),
+            id: g.gateway,
+            instance: g.instance,
         })
         .collect();
     let streams = state.store.audit_streams().await?;

@@ -242,6 +242,7 @@ async fn retention_prunes_old_records_by_the_clock() {
     let app = TestApp::new().await;
     let gw = Instance::new("inst-a");
     gw.ship(&app, 1, vec![record(0, 0), record(1, 0)]).await;
+    app.poll("gw-gone", 0, 0).await;
     app.clock.advance(Duration::from_secs(60 * 86_400));
     gw.ship(&app, 3, vec![record(60 * 86_400_000, 0)]).await;
 
@@ -250,6 +251,11 @@ async fn retention_prunes_old_records_by_the_clock() {
         .await
         .unwrap();
     assert_eq!(removed, 2);
+    let polls = app.state.store.gateway_polls(0).await.unwrap();
+    assert!(
+        polls.iter().all(|p| p.instance != "gw-gone"),
+        "an instance silent past retention is forgotten: {polls:?}"
+    );
     let left = audit(&app, "").await;
     assert_eq!(crate::audit_support::ids(&left), [("inst-a".to_owned(), 3)]);
     // Pruned records still count as stored: the sequence has no gap and acks stay put.

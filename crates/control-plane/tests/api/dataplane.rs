@@ -4,7 +4,7 @@
 //! when every task waits on a timer, so a wait is measured exactly and a busy machine cannot make
 //! an answer look late.
 
-use crate::support::{eventually, As, TestApp, T0_MS};
+use crate::support::{As, TestApp, T0_MS};
 use axum::http::{header, Method, StatusCode};
 use keybrake_core::shared_policy::PolicyUpdate;
 use keybrake_core::{Snapshot, VaultKey};
@@ -62,7 +62,9 @@ async fn the_current_version_waits_then_answers_304() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+/// Real time, not paused: on PostgreSQL the wait is on sockets, and paused time would jump
+/// past the poll's 20 s while the revoke's queries are in flight.
+#[tokio::test]
 async fn a_revoke_wakes_a_waiting_poll_at_once() {
     let app = TestApp::new().await;
     let issued = app.issue_stripe("run/revoke").await;
@@ -89,10 +91,7 @@ async fn a_revoke_wakes_a_waiting_poll_at_once() {
             .unwrap();
         (status, body, Instant::now())
     });
-    eventually("the poll to arrive", Duration::from_secs(2), || {
-        app.state.gateways.get("gw-wait").is_some()
-    })
-    .await;
+    poll_arrived(&app, "gw-wait").await;
 
     let revoked_at = Instant::now();
     let r = app
@@ -106,10 +105,10 @@ async fn a_revoke_wakes_a_waiting_poll_at_once() {
     assert_eq!(r.status, StatusCode::OK);
     let (status, body, answered_at) = poll.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        answered_at - revoked_at,
-        Duration::ZERO,
-        "woken by the revoke, not by its 20 s wait"
+    assert!(
+        answered_at - revoked_at < Duration::from_secs(5),
+        "woken by the revoke, not by its 20 s wait: {:?}",
+        answered_at - revoked_at
     );
     let snap: Snapshot = serde_json::from_slice(&body).unwrap();
     assert_eq!(snap.version, current + 1);
@@ -250,6 +249,28 @@ fn issue_request(admin_key: &str) -> axum::http::Request<axum::body::Body> {
         .unwrap()
 }
 
+/// Waits until the instance's poll is in the database, waiting.
+async fn poll_arrived(app: &TestApp, instance: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let now = app.clock.now_ms();
+        let row = app
+            .state
+            .gateways
+            .get(&app.state.store, now, instance)
+            .await
+            .unwrap();
+        if row.is_some_and(|r| r.polling_until_ms > now) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "timed out waiting for the poll of {instance}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn app_with_propagation_wait(wait: Duration) -> TestApp {
     TestApp::with_settings(keybrake_control_plane::Settings {
         propagation_wait: wait,
@@ -258,7 +279,8 @@ async fn app_with_propagation_wait(wait: Duration) -> TestApp {
     .await
 }
 
-#[tokio::test(start_paused = true)]
+/// Real time, for the reason `a_revoke_wakes_a_waiting_poll_at_once` gives.
+#[tokio::test]
 async fn a_change_is_answered_once_every_live_gateway_holds_it() {
     let app = app_with_propagation_wait(Duration::from_secs(10)).await;
     let current = app.state.version();
@@ -273,22 +295,16 @@ async fn a_change_is_answered_once_every_live_gateway_holds_it() {
         .body(axum::body::Body::empty())
         .unwrap();
     let poll = spawn_call(&app.state, poll_req);
-    eventually("the poll to arrive", Duration::from_secs(2), || {
-        app.state
-            .gateways
-            .get("gw-ack")
-            .is_some_and(|g| g.polls_in_flight == 1)
-    })
-    .await;
+    poll_arrived(&app, "gw-ack").await;
 
     let start = Instant::now();
     let issue = spawn_call(&app.state, issue_request(app.state.admin_key.expose()));
     let (status, _) = poll.await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "the poll gets the change at once"
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the poll gets the change at once, not after its 20 s: {:?}",
+        start.elapsed()
     );
     assert!(
         !issue.is_finished(),
@@ -305,10 +321,10 @@ async fn a_change_is_answered_once_every_live_gateway_holds_it() {
         "{}",
         String::from_utf8_lossy(&body)
     );
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "answered on the confirmation, not at the end of its 10 s wait"
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "answered on the confirmation, not at the end of its 10 s wait: {:?}",
+        start.elapsed()
     );
 }
 

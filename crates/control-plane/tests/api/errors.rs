@@ -398,3 +398,50 @@ async fn bad_list_queries_name_the_parameter() {
         assert_eq!(r.error().1.as_deref(), Some(field), "case {name}");
     }
 }
+
+/// A handler that panics gets a 500 in our error shape, and the same service keeps answering:
+/// the control plane never aborts on a handler's panic.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
+    use axum::routing::get;
+    use tower::ServiceExt;
+    async fn boom() -> &'static str {
+        panic!("secret detail that must not reach the client");
+    }
+    let app = crate::support::TestApp::new().await;
+    let router = keybrake_control_plane::catch_panics(
+        axum::Router::new()
+            .route("/boom", get(boom))
+            .merge(keybrake_control_plane::app(app.state.clone())),
+    );
+    let call = |uri: &'static str| {
+        let router = router.clone();
+        async move {
+            let resp = router
+                .oneshot(
+                    axum::http::Request::builder()
+                        .uri(uri)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let (status, body) = call("/boom").await;
+    assert_eq!(
+        status,
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "{body}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["type"], "internal_error", "{body}");
+    assert!(!body.contains("secret detail"), "{body}");
+    let (status, body) = call("/healthz").await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+}

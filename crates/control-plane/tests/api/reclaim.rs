@@ -1,7 +1,8 @@
 //! Reclaims: an instance short of room waits while others give back unused lease; usage
 //! reports name the keys to give back.
 //!
-//! On tokio's paused clock (see `dataplane.rs`): a wait is measured exactly.
+//! On tokio's paused clock (see `dataplane.rs`) where a wait is measured exactly; in real time
+//! where a request waits on another's database write.
 
 use crate::lease_support::{app_with, key_with_cap, metric, money, post, Gw, USD};
 use crate::support::{As, TestApp};
@@ -14,7 +15,9 @@ use tokio::time::Instant;
 
 const TTL: Duration = Duration::from_secs(30);
 
-#[tokio::test(start_paused = true)]
+/// Real time, not paused: on PostgreSQL the requests wait on sockets, and paused time would jump
+/// to the end of B's 10 s wait while a query is in flight.
+#[tokio::test]
 async fn a_short_instance_waits_for_another_to_release_and_then_gets_the_grant() {
     let app = Arc::new(app_with(Duration::from_secs(10), TTL).await);
     let key = key_with_cap(&app, 500).await;
@@ -59,10 +62,10 @@ async fn a_short_instance_waits_for_another_to_release_and_then_gets_the_grant()
     let released_at = Instant::now();
     a.report(&app, &[]).await;
     let (r, answered_at) = pending.await.unwrap();
-    assert_eq!(
-        answered_at - released_at,
-        Duration::ZERO,
-        "B is answered on the release, not at the end of its 10 s wait"
+    assert!(
+        answered_at - released_at < Duration::from_secs(5),
+        "B is answered on the release, not at the end of its 10 s wait: {:?}",
+        answered_at - released_at
     );
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let g: LeaseGrant = serde_json::from_slice(&r.body).unwrap();

@@ -31,6 +31,8 @@ pub struct Reply {
 
 pub struct TestApp {
     pub state: AppState,
+    /// The PostgreSQL database, when the tests run on PostgreSQL (see [`database_url`]).
+    pub database_url: Option<String>,
     pub clock: Clock,
     pub dir: PathBuf,
     /// Remove `dir` on drop; false for an instance sharing another's directory.
@@ -38,6 +40,18 @@ pub struct TestApp {
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Whether these tests run on PostgreSQL: `KEYBRAKE_TEST_DATABASE=postgres` (what `make test`
+/// sets on its second run of the API and CLI tests). SQLite otherwise.
+pub fn on_postgres() -> bool {
+    std::env::var("KEYBRAKE_TEST_DATABASE").as_deref() == Ok("postgres")
+}
+
+/// A fresh database on the test process's PostgreSQL server when [`on_postgres`], else `None`
+/// (SQLite in the data directory).
+pub fn database_url() -> Option<String> {
+    on_postgres().then(|| keybrake_e2e::postgres::Postgres::shared().create_database())
+}
 
 pub fn temp_data_dir() -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
@@ -95,12 +109,17 @@ impl TestApp {
         .await
     }
 
-    pub async fn with_settings(settings: Settings) -> Self {
+    pub async fn with_settings(mut settings: Settings) -> Self {
+        if settings.database_url.is_none() {
+            settings.database_url = database_url();
+        }
+        let database_url = settings.database_url.clone();
         let dir = settings.data_dir.clone();
         let clock = Clock::manual(T0_MS);
         let state = AppState::open(settings, clock.clone()).await.unwrap();
         Self {
             state,
+            database_url,
             clock,
             dir,
             owns_dir: true,
@@ -110,11 +129,14 @@ impl TestApp {
     /// A second control plane on the same data directory, as after a restart.
     pub async fn reopen(&self) -> Self {
         let clock = self.clock.clone();
-        let state = AppState::open(Settings::new(&self.dir), clock.clone())
-            .await
-            .unwrap();
+        let settings = Settings {
+            database_url: self.database_url.clone(),
+            ..Settings::new(&self.dir)
+        };
+        let state = AppState::open(settings, clock.clone()).await.unwrap();
         Self {
             state,
+            database_url: self.database_url.clone(),
             clock,
             dir: self.dir.clone(),
             owns_dir: false,
@@ -204,9 +226,25 @@ impl TestApp {
         self.call(As::Gateway, Method::GET, &uri, None).await
     }
 
-    /// Every byte SQLite has written: the database file and its write-ahead log.
+    /// Every byte the database has written: SQLite's file and its write-ahead log, or every
+    /// write-ahead log file of the test PostgreSQL server (it holds each commit at once).
     pub fn db_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        if self.database_url.is_some() {
+            let mut dirs = vec![keybrake_e2e::postgres::Postgres::shared()
+                .data_dir()
+                .join("pg_wal")];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if let Ok(b) = std::fs::read(&path) {
+                        out.extend(b);
+                    }
+                }
+            }
+        }
         for name in ["keybrake.db", "keybrake.db-wal"] {
             if let Ok(b) = std::fs::read(self.dir.join(name)) {
                 out.extend(b);
@@ -227,14 +265,5 @@ impl Drop for TestApp {
         if self.owns_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
-    }
-}
-
-/// Waits for `cond` with a deadline; never a fixed sleep.
-pub async fn eventually(what: &str, deadline: std::time::Duration, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

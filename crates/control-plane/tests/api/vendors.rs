@@ -211,6 +211,7 @@ async fn a_wrong_master_key_refuses_to_start() {
     put(&app, "stripe", json!({"api_key": STRIPE_SECRET})).await;
     let settings = Settings {
         master_key: Some("11".repeat(32)),
+        database_url: app.database_url.clone(),
         ..Settings::new(&app.dir)
     };
     match AppState::open(settings, Clock::system()).await {
@@ -221,6 +222,7 @@ async fn a_wrong_master_key_refuses_to_start() {
     let master = std::fs::read_to_string(app.dir.join("master.key")).unwrap();
     let settings = Settings {
         master_key: Some(master.trim().to_owned()),
+        database_url: app.database_url.clone(),
         ..Settings::new(&app.dir)
     };
     assert!(AppState::open(settings, Clock::system()).await.is_ok());

@@ -21,9 +21,12 @@ impl Server {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir =
             std::env::temp_dir().join(format!("keybrake-cli-test-{}-{n}", std::process::id()));
-        let state = AppState::open(Settings::new(&dir), Clock::system())
-            .await
-            .unwrap();
+        let settings = Settings {
+            database_url: (std::env::var("KEYBRAKE_TEST_DATABASE").as_deref() == Ok("postgres"))
+                .then(|| keybrake_e2e::postgres::Postgres::shared().create_database()),
+            ..Settings::new(&dir)
+        };
+        let state = AppState::open(settings, Clock::system()).await.unwrap();
         let admin_key = state.admin_key.expose().to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
