@@ -57,42 +57,13 @@ impl SharedData for Counting {
     }
 }
 
-trait ApplyExt {
-    fn apply_full<H: SharedData + ?Sized>(
-        &mut self,
-        host: &H,
-        u: &PolicyUpdate,
-        now: u64,
-        retain: u64,
-    ) -> Result<Applied, PublishError>;
-    fn apply_delta<H: SharedData + ?Sized>(
-        &mut self,
-        host: &H,
-        u: &PolicyUpdate,
-        now: u64,
-        retain: u64,
-    ) -> Result<Applied, PublishError>;
-}
-
-impl ApplyExt for Publisher {
-    fn apply_full<H: SharedData + ?Sized>(
-        &mut self,
-        host: &H,
-        u: &PolicyUpdate,
-        now: u64,
-        retain: u64,
-    ) -> Result<Applied, PublishError> {
-        self.apply(host, u, 0, now, retain)
-    }
-    fn apply_delta<H: SharedData + ?Sized>(
-        &mut self,
-        host: &H,
-        u: &PolicyUpdate,
-        now: u64,
-        retain: u64,
-    ) -> Result<Applied, PublishError> {
-        self.apply(host, u, u.base.unwrap_or_default(), now, retain)
-    }
+/// Applies an update on the version it is for (a delta's base; nothing for a full snapshot).
+fn publish<H: SharedData + ?Sized>(
+    p: &mut Publisher,
+    host: &H,
+    u: &PolicyUpdate,
+) -> Result<Applied, PublishError> {
+    p.apply(host, u, u.base.unwrap_or_default(), NOW, RETAIN)
 }
 
 fn stripe_key() -> (VaultKey, KeyEntry) {
@@ -107,9 +78,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
     let mut publisher = Publisher::default();
     let (a, ea) = stripe_key();
     let (b, eb) = stripe_key();
-    publisher
-        .apply_full(&host, &full(5, vec![ea.clone(), eb]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(5, vec![ea.clone(), eb])).unwrap();
     assert!(
         ledger::read(&host, a.id().as_str()).is_ok(),
         "budget record created"
@@ -132,9 +101,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
     // Another key changes: the worker re-checks a's slot once, and keeps its parse when the
     // slot did not change.
     let (_, ec) = stripe_key();
-    publisher
-        .apply_delta(&host, &delta(5, 6, vec![ec]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &delta(5, 6, vec![ec])).unwrap();
     host.reads.set(0);
     index.refresh(&host, status(6, 5), Some(a.id())).unwrap();
     assert_eq!(host.reads.get(), 1, "one slot read, no globals read");
@@ -142,9 +109,7 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
 
     let mut revoked = ea;
     revoked.revoked = true;
-    publisher
-        .apply_delta(&host, &delta(6, 7, vec![revoked]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &delta(6, 7, vec![revoked])).unwrap();
     index.refresh(&host, status(7, 5), Some(a.id())).unwrap();
     assert!(index.key(a.id()).unwrap().revoked, "the revocation bites");
     index.refresh(&host, status(7, 5), Some(b.id())).unwrap();
@@ -155,16 +120,12 @@ fn a_worker_reads_the_slot_of_the_presented_key_once_per_version_and_sees_a_revo
 fn a_key_issued_after_the_worker_looked_is_found_on_the_next_version() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
-    publisher
-        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![])).unwrap();
     let (a, ea) = stripe_key();
     let mut index = PolicyIndex::default();
     index.refresh(&host, status(1, 1), Some(a.id())).unwrap();
     assert!(index.key(a.id()).is_none(), "unknown at version 1");
-    publisher
-        .apply_delta(&host, &delta(1, 2, vec![ea]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &delta(1, 2, vec![ea])).unwrap();
     index.refresh(&host, status(2, 1), Some(a.id())).unwrap();
     assert!(index.key(a.id()).is_some(), "known at version 2");
 }
@@ -173,16 +134,14 @@ fn a_key_issued_after_the_worker_looked_is_found_on_the_next_version() {
 fn globals_are_re_read_only_when_their_version_moves() {
     let host = Counting::default();
     let mut publisher = Publisher::default();
-    publisher
-        .apply_full(&host, &full(3, vec![]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(3, vec![])).unwrap();
     let mut index = PolicyIndex::default();
     index.refresh(&host, status(3, 3), None).unwrap();
     let mut update = delta(3, 4, vec![]);
     update.credentials = Some(vec![VendorCredential::Stripe {
         api_key: "sk_test_rotated".into(),
     }]);
-    publisher.apply_delta(&host, &update, NOW, RETAIN).unwrap();
+    publish(&mut publisher, &host, &update).unwrap();
     host.reads.set(0);
     index.refresh(&host, status(4, 3), None).unwrap();
     assert_eq!(host.reads.get(), 0);
@@ -208,13 +167,9 @@ fn a_full_snapshot_empties_the_slots_of_keys_it_no_longer_names() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
     let (a, ea) = stripe_key();
-    publisher
-        .apply_full(&host, &full(1, vec![ea]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![ea])).unwrap();
     assert_eq!(publisher.occupied_slots(), 1);
-    publisher
-        .apply_full(&host, &full(9, vec![]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(9, vec![])).unwrap();
     assert_eq!(publisher.occupied_slots(), 0);
     let mut index = PolicyIndex::default();
     index.refresh(&host, status(9, 9), Some(a.id())).unwrap();
@@ -227,9 +182,7 @@ fn retired_keys_leave_their_slots_on_the_next_write_or_sweep() {
     let mut publisher = Publisher::default();
     let (a, mut ea) = stripe_key();
     ea.expires_at_ms = NOW + 1_000;
-    publisher
-        .apply_full(&host, &full(1, vec![ea]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![ea])).unwrap();
     // Expired but within the retention: still there, refused as expired by `decide`.
     assert_eq!(publisher.sweep(&host, NOW + 2_000, RETAIN, 10), 0);
     let later = NOW + 1_000 + RETAIN + 1;
@@ -254,17 +207,11 @@ fn keys_sharing_a_slot_are_kept_apart() {
     };
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
-    publisher
-        .apply_full(&host, &full(1, vec![first.1.clone()]), NOW, RETAIN)
-        .unwrap();
-    publisher
-        .apply_delta(&host, &delta(1, 2, vec![second.1.clone()]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![first.1.clone()])).unwrap();
+    publish(&mut publisher, &host, &delta(1, 2, vec![second.1.clone()])).unwrap();
     let mut revoked = first.1;
     revoked.revoked = true;
-    publisher
-        .apply_delta(&host, &delta(2, 3, vec![revoked]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &delta(2, 3, vec![revoked])).unwrap();
     let mut index = PolicyIndex::default();
     index
         .refresh(&host, status(3, 1), Some(first.0.id()))
@@ -280,9 +227,7 @@ fn keys_sharing_a_slot_are_kept_apart() {
 fn the_worker_cache_is_bounded() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
-    publisher
-        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![])).unwrap();
     let mut index = PolicyIndex::default();
     for _ in 0..MAX_CACHED_KEYS + 10 {
         let k = VaultKey::generate().unwrap();
@@ -346,9 +291,7 @@ fn a_full_snapshot_streams_into_slots_with_flat_memory_and_every_key_findable() 
 fn a_delta_for_another_base_writes_nothing() {
     let host = MemoryHost::default();
     let mut publisher = Publisher::default();
-    publisher
-        .apply_full(&host, &full(1, vec![]), NOW, RETAIN)
-        .unwrap();
+    publish(&mut publisher, &host, &full(1, vec![])).unwrap();
     let (a, ea) = stripe_key();
     let err = publisher
         .apply(&host, &delta(2, 3, vec![ea]), 1, NOW, RETAIN)
