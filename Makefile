@@ -42,7 +42,7 @@ help:
 	@echo "make fuzz      run each cargo-fuzz target in fuzz/ briefly (FUZZ_SECONDS, default 20)"
 	@echo "make clean     remove target/, .tools/ and .venv/ (keeps .data/, the local admin key and db)"
 
-run: build wasm envoy
+run: build wasm envoy venv
 	exec scripts/run-local.sh
 
 run-cluster: build wasm envoy postgres
