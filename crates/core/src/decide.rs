@@ -72,22 +72,21 @@ pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
 /// (at most two: a Basic credential's user and password). A worker brings these keys' policy
 /// up to date before [`decide`], which then reads the one the request's vendor presents.
 pub fn presented_key_ids(authorization: Option<&[u8]>) -> Vec<VaultKeyId> {
-    let mut ids: Vec<VaultKeyId> = Vec::new();
     let Some(a) = authorization else {
-        return ids;
+        return Vec::new();
     };
-    for vendor in Vendor::ALL {
-        let id = vendor
-            .presented_key(a)
-            .and_then(|k| VaultKey::parse(&k).ok())
-            .map(|k| k.id().clone());
-        if let Some(id) = id {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
+    // Bearer gives Stripe's and Resend's form the same string: each is parsed once.
+    let mut presented: Vec<String> = Vec::with_capacity(2);
+    for k in Vendor::ALL.iter().filter_map(|v| v.presented_key(a)) {
+        if !presented.contains(&k) {
+            presented.push(k);
         }
     }
-    ids
+    presented
+        .iter()
+        .filter_map(|k| VaultKey::parse(k).ok())
+        .map(|k| k.id().clone())
+        .collect()
 }
 
 /// Twilio puts the account SID in the path (`/2010-04-01/Accounts/{Sid}/…`); an agent holds

@@ -405,3 +405,43 @@ fn vendor_hint_reads_the_first_segment() {
     assert_eq!(vendor_hint(b"/paypal/v1"), None);
     assert_eq!(vendor_hint(b"stripe/v1"), None);
 }
+
+#[test]
+fn the_keys_a_request_presents_are_found_in_every_vendor_form_once() {
+    let key = VaultKey::generate().unwrap();
+    let id = key.id().clone();
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let forms = [
+        (
+            "bearer (stripe, resend)",
+            format!("Bearer {}", key.expose()),
+        ),
+        (
+            "basic user (stripe)",
+            format!("Basic {}", b64(format!("{}:", key.expose()))),
+        ),
+        (
+            "basic password (twilio)",
+            format!("Basic {}", b64(format!("AC123:{}", key.expose()))),
+        ),
+    ];
+    for (name, header) in forms {
+        assert_eq!(
+            presented_key_ids(Some(header.as_bytes())),
+            vec![id.clone()],
+            "case {name}"
+        );
+    }
+    assert!(presented_key_ids(None).is_empty());
+    assert!(presented_key_ids(Some(b"Bearer sk_live_not_a_vault_key")).is_empty());
+    // A Basic credential whose user and password are both vault keys names both.
+    let other = VaultKey::generate().unwrap();
+    let both = format!(
+        "Basic {}",
+        b64(format!("{}:{}", key.expose(), other.expose()))
+    );
+    assert_eq!(
+        presented_key_ids(Some(both.as_bytes())),
+        vec![id, other.id().clone()]
+    );
+}
