@@ -20,7 +20,7 @@ use crate::currency::{RateEntry, Rates};
 use crate::key::VaultKeyId;
 use crate::ledger::{self, SharedData};
 use crate::prices::Prices;
-use crate::snapshot::{IndexedKey, KeyEntry, PolicyIndex, Snapshot, SyncStatus};
+use crate::snapshot::{IndexedKey, KeyEntry, PolicyIndex, SyncStatus};
 use crate::vendor::VendorCredential;
 use serde::{Deserialize, Serialize};
 
@@ -113,32 +113,6 @@ pub fn slot_of(key_id: &str) -> u32 {
 /// The shared-data key of slot `slot`.
 pub fn slot_key(slot: u32) -> String {
     format!("{SLOT_PREFIX}{slot}")
-}
-
-// === impl PolicyUpdate ===
-
-impl PolicyUpdate {
-    /// The whole snapshot as an update.
-    pub fn full(snapshot: Snapshot) -> Self {
-        Self {
-            version: snapshot.version,
-            generated_at_ms: snapshot.generated_at_ms,
-            base: None,
-            keys: snapshot.keys,
-            credentials: Some(snapshot.credentials),
-            rates: Some(snapshot.rates),
-            prices: Some(snapshot.prices),
-        }
-    }
-
-    /// Credentials, rates and prices, when the update carries them.
-    pub fn globals(&self) -> Option<Globals> {
-        self.credentials.as_ref().map(|credentials| Globals {
-            credentials: credentials.clone(),
-            rates: self.rates.clone().unwrap_or_default(),
-            prices: self.prices.clone().unwrap_or_default(),
-        })
-    }
 }
 
 // === impl Publisher ===

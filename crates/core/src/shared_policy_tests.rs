@@ -2,22 +2,25 @@ use super::*;
 use crate::key::VaultKey;
 use crate::ledger::MemoryHost;
 use crate::snapshot::tests::entry;
+use crate::snapshot::Snapshot;
 use crate::vendor::Vendor;
 
 const RETAIN: u64 = 86_400_000;
 const NOW: u64 = 1_700_000_000_000;
 
+/// A whole snapshot, as an update.
 fn full(version: u64, keys: Vec<KeyEntry>) -> PolicyUpdate {
-    PolicyUpdate::full(Snapshot {
+    PolicyUpdate {
         version,
         generated_at_ms: NOW,
+        base: None,
         keys,
-        credentials: vec![VendorCredential::Stripe {
+        credentials: Some(vec![VendorCredential::Stripe {
             api_key: "sk_test_x".into(),
-        }],
-        rates: vec![],
-        prices: Default::default(),
-    })
+        }]),
+        rates: Some(vec![]),
+        prices: Some(Default::default()),
+    }
 }
 
 fn delta(base: u64, version: u64, keys: Vec<KeyEntry>) -> PolicyUpdate {
@@ -249,12 +252,12 @@ fn update_wire_shapes() {
     })
     .unwrap();
     let u: PolicyUpdate = serde_json::from_slice(&snap).unwrap();
-    assert_eq!((u.base, u.globals().is_some()), (None, true));
+    assert_eq!((u.base, u.credentials.is_some()), (None, true));
     let d = serde_json::to_value(delta(3, 4, vec![])).unwrap();
     assert_eq!(d["base"], 3);
     assert!(d.get("credentials").is_none(), "{d}");
     let back: PolicyUpdate = serde_json::from_value(d).unwrap();
-    assert!(back.globals().is_none());
+    assert!(back.credentials.is_none());
 }
 
 #[test]
