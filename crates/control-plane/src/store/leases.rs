@@ -288,18 +288,27 @@ fn day_spend(
     ])?;
     let mut out = HashMap::new();
     while let Some(r) = rows.next()? {
-        let raw: String = r.get(0)?;
-        let id = VaultKeyId::parse(&raw).map_err(|e| StoreError::Corrupt {
-            table: "key_leases",
-            detail: format!("key_id: {e}"),
-        })?;
-        let spend = DaySpend {
-            spent: to_u64(r.get(1)?, "key_leases")?,
-            leased: to_u64(r.get(2)?, "key_leases")?,
-        };
+        let (id, spend) = spend_entry(r.get(0)?, r.get(1)?, r.get(2)?)?;
         out.insert(id, spend);
     }
     Ok(out)
+}
+
+/// One row of a spend query (key id, spent, leased), checked; both backends read them so.
+pub(crate) fn spend_entry(
+    raw: String,
+    spent: i64,
+    leased: i64,
+) -> Result<(VaultKeyId, DaySpend), StoreError> {
+    let id = VaultKeyId::parse(&raw).map_err(|e| StoreError::Corrupt {
+        table: "key_leases",
+        detail: format!("key_id: {e}"),
+    })?;
+    let spend = DaySpend {
+        spent: to_u64(spent, "key_leases")?,
+        leased: to_u64(leased, "key_leases")?,
+    };
+    Ok((id, spend))
 }
 
 /// One gateway instance's lease row of a key for a day, as the console shows it.

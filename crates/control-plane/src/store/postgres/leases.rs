@@ -5,7 +5,7 @@
 
 use super::{keys, Postgres};
 use crate::leases::{figures_in_range, Instance, LeaseRow};
-use crate::store::leases::{decide_grant, Others};
+use crate::store::leases::{decide_grant, spend_entry, Others};
 use crate::store::{
     to_i64, to_u64, DaySpend, KeyStatus, LeaseAsk, LeaseHolding, LeaseOutcome, StoreError,
 };
@@ -258,15 +258,7 @@ impl Postgres {
             .await?;
         let mut out = HashMap::new();
         for r in &rows {
-            let raw: String = r.try_get(0)?;
-            let id = VaultKeyId::parse(&raw).map_err(|e| StoreError::Corrupt {
-                table: "key_leases",
-                detail: format!("key_id: {e}"),
-            })?;
-            let spend = DaySpend {
-                spent: to_u64(r.try_get(1)?, "key_leases")?,
-                leased: to_u64(r.try_get(2)?, "key_leases")?,
-            };
+            let (id, spend) = spend_entry(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?;
             out.insert(id, spend);
         }
         Ok(out)
