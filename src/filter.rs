@@ -1,8 +1,10 @@
 //! The HTTP filter. Per worker VM: the policy index (the keys requests presented, each read
-//! from its shared-data slot only when the policy version moved), how to reach the control plane, settlements waiting to be retried, and the records
-//! waiting to go to the sync service (batched: every enqueue wakes Envoy's main thread). Per
-//! request: a [`stream::Stream`].
+//! from its shared-data slot only when the policy version moved), how to reach the control
+//! plane, the lease desk (one lease request in flight per key: [`lease`]), settlements waiting
+//! to be retried, and the records waiting to go to the sync service (batched: every enqueue
+//! wakes Envoy's main thread). Per request: a [`stream::Stream`].
 
+mod lease;
 mod metrics;
 mod stream;
 
@@ -11,6 +13,7 @@ use keybrake_core::audit::{AuditRecord, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
 use keybrake_core::handoff::Handoff;
 use keybrake_core::key::VaultKeyId;
+use keybrake_core::lease_desk::LeaseDesk;
 use keybrake_core::ledger;
 use keybrake_core::snapshot::{PolicyIndex, SyncStatus};
 use std::cell::RefCell;
@@ -26,6 +29,9 @@ pub const FLUSH_TICK: Duration = Duration::from_millis(50);
 
 pub struct FilterRoot {
     vm: Rc<RefCell<VmState>>,
+    /// The root context's id: lease rounds made due by a stream that ended are sent from the
+    /// root's tick, and answered here.
+    context_id: u32,
 }
 
 /// What the streams of one worker share (a VM is single-threaded).
@@ -48,10 +54,12 @@ pub struct VmState {
     /// actual)` summed over its calls (settling is additive), so it holds at most one entry per
     /// key however long the contention lasts.
     pending_settlements: BTreeMap<String, (u64, u64)>,
+    /// Lease rounds: one request in flight per key, and the calls waiting on each.
+    desk: LeaseDesk<lease::Waiter>,
 }
 
 impl FilterRoot {
-    pub fn configure(raw: &[u8]) -> Result<Self, String> {
+    pub fn configure(raw: &[u8], context_id: u32) -> Result<Self, String> {
         let config: FilterConfig = crate::config::parse(raw)?;
         let vm_id = host::property_string("plugin_vm_id").unwrap_or_default();
         Ok(Self {
@@ -67,20 +75,28 @@ impl FilterRoot {
                 touched_out: Handoff::default(),
                 audit_out: Handoff::default(),
                 pending_settlements: BTreeMap::new(),
+                desk: LeaseDesk::default(),
             })),
+            context_id,
         })
     }
 
-    pub fn new_stream(&self) -> Stream {
-        Stream::new(Rc::clone(&self.vm))
+    pub fn new_stream(&self, context_id: u32) -> Stream {
+        Stream::new(Rc::clone(&self.vm), context_id)
     }
 
-    /// Hands whatever waits to the sync service.
+    /// Hands whatever waits to the sync service, and sends lease rounds left due.
     pub fn on_tick(&self) {
         if let Ok(mut vm) = self.vm.try_borrow_mut() {
             vm.flush_touched();
             vm.flush_audit();
         }
+        lease::send_due(&self.vm, self.context_id);
+    }
+
+    /// The answer to a lease request the root sent.
+    pub fn on_lease_answer(&self, token: u32, num_headers: usize, body_size: usize) {
+        lease::on_answer(&self.vm, self.context_id, token, num_headers, body_size);
     }
 }
 

@@ -24,11 +24,18 @@ pub const FILTER_ROOT_ID: &str = "keybrake_filter";
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::Unconfigured) });
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
+        Box::new(Root { context_id, role: Role::Unconfigured })
+    });
 }}
 
-/// The root context of either role, decided in `on_configure`.
-enum Root {
+/// A root context: its id, and its role, decided in `on_configure`.
+struct Root {
+    context_id: u32,
+    role: Role,
+}
+
+enum Role {
     Unconfigured,
     Sync(Box<sync::SyncService>),
     Filter(filter::FilterRoot),
@@ -42,8 +49,10 @@ impl Context for Root {
         body_size: usize,
         _trailers: usize,
     ) {
-        if let Root::Sync(service) = self {
-            service.on_answer(token, num_headers, body_size);
+        match &mut self.role {
+            Role::Sync(service) => service.on_answer(token, num_headers, body_size),
+            Role::Filter(root) => root.on_lease_answer(token, num_headers, body_size),
+            Role::Unconfigured => {}
         }
     }
 }
@@ -55,10 +64,10 @@ impl RootContext for Root {
             Some(SYNC_ROOT_ID) => match sync::SyncService::configure(&config) {
                 Ok(service) => {
                     // Envoy configures the singleton twice at start: keep a running service.
-                    if !matches!(self, Root::Sync(s) if s.same_config(&service)) {
-                        *self = Root::Sync(Box::new(service));
+                    if !matches!(&self.role, Role::Sync(s) if s.same_config(&service)) {
+                        self.role = Role::Sync(Box::new(service));
                     }
-                    if let Root::Sync(s) = self {
+                    if let Role::Sync(s) = &mut self.role {
                         s.start();
                     }
                     host::start_ticks(sync::TICK);
@@ -69,9 +78,9 @@ impl RootContext for Root {
                     false
                 }
             },
-            Some(FILTER_ROOT_ID) => match filter::FilterRoot::configure(&config) {
+            Some(FILTER_ROOT_ID) => match filter::FilterRoot::configure(&config, self.context_id) {
                 Ok(root) => {
-                    *self = Root::Filter(root);
+                    self.role = Role::Filter(root);
                     host::start_ticks(filter::FLUSH_TICK);
                     true
                 }
@@ -90,25 +99,25 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
-        match self {
-            Root::Sync(service) => service.on_tick(),
-            Root::Filter(root) => root.on_tick(),
-            Root::Unconfigured => {}
+        match &mut self.role {
+            Role::Sync(service) => service.on_tick(),
+            Role::Filter(root) => root.on_tick(),
+            Role::Unconfigured => {}
         }
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
-        if let Root::Sync(service) = self {
+        if let Role::Sync(service) = &mut self.role {
             service.on_queue_ready(queue_id);
         }
     }
 
     fn create_http_context(
         &self,
-        _context_id: u32,
+        context_id: u32,
     ) -> Option<Box<dyn proxy_wasm::traits::HttpContext>> {
-        match self {
-            Root::Filter(root) => Some(Box::new(root.new_stream())),
+        match &self.role {
+            Role::Filter(root) => Some(Box::new(root.new_stream(context_id))),
             _ => None,
         }
     }

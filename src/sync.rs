@@ -379,6 +379,7 @@ impl SyncService {
                 instance: self.info.instance.clone(),
                 usage,
                 want_micros: want,
+                min_micros: None,
             };
             let sent = serde_json::to_vec(&request)
                 .map_err(|e| e.to_string())

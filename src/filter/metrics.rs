@@ -17,6 +17,7 @@ pub struct Metrics {
     undecided: Option<u32>,
     over_reserved: Option<u32>,
     lease_waits: Option<u32>,
+    lease_requests: Option<u32>,
 }
 
 fn vendor_index(v: Option<Vendor>) -> usize {
@@ -59,11 +60,17 @@ impl Metrics {
         // Calls that paused for a lease request: after a key's first calls, 0 while the sync
         // service tops its lease up ahead of need.
         m.lease_waits = define("keybrake.lease_waits");
+        // Lease requests this worker sent: one per key at a time, however many calls wait.
+        m.lease_requests = define("keybrake.lease_requests");
         m
     }
 
     pub fn lease_wait(&self) {
         add(self.lease_waits, 1);
+    }
+
+    pub fn lease_request(&self) {
+        add(self.lease_requests, 1);
     }
 
     pub fn over_reserved(&self, micros: u64) {

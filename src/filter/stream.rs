@@ -5,10 +5,10 @@
 //! No `RefCell` borrow of the VM state is held across a host call that could re-enter: the host
 //! borrows it only inside its VM-side methods.
 
+use super::lease::{self, Waiter};
 use super::VmState;
 use crate::host::{self, Shared};
 use keybrake_core::audit::AuditRecord;
-use keybrake_core::config::DataplaneInfo;
 use keybrake_core::currency::Rates;
 use keybrake_core::decide::{self, RequestFacts};
 use keybrake_core::deny::DenyResponse;
@@ -20,28 +20,56 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
 pub struct Stream {
     vm: Rc<RefCell<VmState>>,
-    flow: Flow,
+    /// Shared with the worker's lease desk while the call waits on a lease round (the desk
+    /// holds it weakly).
+    flow: Rc<RefCell<Flow>>,
+    me: Waiter,
 }
 
-/// Envoy and the worker's VM, as the flow sees them.
-struct EnvoyHost<'a> {
+/// Envoy and the worker's VM, as the flow of stream `me` sees them.
+pub(super) struct EnvoyHost<'a> {
     vm: &'a RefCell<VmState>,
+    me: &'a Waiter,
+}
+
+impl<'a> EnvoyHost<'a> {
+    pub(super) fn new(vm: &'a RefCell<VmState>, me: &'a Waiter) -> Self {
+        Self { vm, me }
+    }
 }
 
 impl Stream {
-    pub fn new(vm: Rc<RefCell<VmState>>) -> Self {
+    pub fn new(vm: Rc<RefCell<VmState>>, context_id: u32) -> Self {
         let limits = vm
             .try_borrow()
             .map(|vm| Limits::from(&vm.config))
             .unwrap_or_else(|_| Limits::from(&keybrake_core::config::FilterConfig::default()));
-        Self {
-            vm,
-            flow: Flow::new(limits),
-        }
+        let flow = Rc::new(RefCell::new(Flow::new(limits)));
+        let me = Waiter {
+            context_id,
+            flow: Rc::downgrade(&flow),
+        };
+        Self { vm, flow, me }
+    }
+
+    /// Feeds one event to the flow. Never re-entered: a flow is only borrowed elsewhere when
+    /// the lease desk wakes it, from another callback.
+    fn step(&self, event: impl FnOnce(&mut Flow, &mut EnvoyHost<'_>) -> Step) -> Action {
+        let mut host = EnvoyHost::new(&self.vm, &self.me);
+        let step = match self.flow.try_borrow_mut() {
+            Ok(mut flow) => event(&mut flow, &mut host),
+            Err(_) => Step::Continue,
+        };
+        action(step)
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        lease::stream_ended(&self.vm, self.me.context_id);
     }
 }
 
@@ -60,9 +88,7 @@ impl Context for Stream {
         body_size: usize,
         _trailers: usize,
     ) {
-        let mut host = EnvoyHost { vm: &self.vm };
-        self.flow
-            .on_lease_answer(&mut host, token, num_headers, body_size);
+        lease::on_answer(&self.vm, self.me.context_id, token, num_headers, body_size);
     }
 }
 
@@ -71,39 +97,36 @@ impl HttpContext for Stream {
         if let Ok(mut vm) = self.vm.try_borrow_mut() {
             vm.retry_pending_settlements();
         }
-        let mut host = EnvoyHost { vm: &self.vm };
-        action(self.flow.on_request_headers(&mut host, end_of_stream))
+        let action = self.step(|flow, host| flow.on_request_headers(host, end_of_stream));
+        lease::send_due(&self.vm, self.me.context_id);
+        action
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let mut host = EnvoyHost { vm: &self.vm };
-        action(
-            self.flow
-                .on_request_body(&mut host, body_size, end_of_stream),
-        )
+        let action = self.step(|flow, host| flow.on_request_body(host, body_size, end_of_stream));
+        lease::send_due(&self.vm, self.me.context_id);
+        action
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
-        let mut host = EnvoyHost { vm: &self.vm };
-        action(self.flow.on_request_trailers(&mut host))
+        let action = self.step(|flow, host| flow.on_request_trailers(host));
+        lease::send_due(&self.vm, self.me.context_id);
+        action
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let mut host = EnvoyHost { vm: &self.vm };
-        action(self.flow.on_response_headers(&mut host, end_of_stream))
+        self.step(|flow, host| flow.on_response_headers(host, end_of_stream))
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let mut host = EnvoyHost { vm: &self.vm };
-        action(
-            self.flow
-                .on_response_body(&mut host, body_size, end_of_stream),
-        )
+        self.step(|flow, host| flow.on_response_body(host, body_size, end_of_stream))
     }
 
     fn on_log(&mut self) {
-        let mut host = EnvoyHost { vm: &self.vm };
-        self.flow.on_log(&mut host);
+        let mut host = EnvoyHost::new(&self.vm, &self.me);
+        if let Ok(mut flow) = self.flow.try_borrow_mut() {
+            flow.on_log(&mut host);
+        }
     }
 }
 
@@ -176,35 +199,13 @@ impl Host for EnvoyHost<'_> {
         host::set_log_field(name, value);
     }
 
-    fn dispatch(
-        &mut self,
-        to: &DataplaneInfo,
-        path: &str,
-        body: &[u8],
-        timeout: Duration,
-    ) -> Result<u32, String> {
-        host::dispatch(
-            &to.cluster,
-            &to.authority,
-            path,
-            &to.token,
-            Some(body),
-            timeout,
-        )
-        .inspect(|_| {
-            if let Ok(vm) = self.vm.try_borrow() {
+    fn wait_for_lease(&mut self, key_id: &str, shortfall: u64, round: u8) {
+        if let Ok(mut vm) = self.vm.try_borrow_mut() {
+            if round == 1 {
                 vm.metrics.lease_wait();
             }
-        })
-        .map_err(|e| format!("{e:?}"))
-    }
-
-    fn call_status(&mut self) -> u32 {
-        host::answered_call_status()
-    }
-
-    fn call_body(&mut self, size: usize) -> Vec<u8> {
-        host::call_body(size)
+            vm.desk.join(key_id, shortfall, self.me.clone());
+        }
     }
 
     fn policy<R>(
@@ -225,10 +226,6 @@ impl Host for EnvoyHost<'_> {
     fn pricing<R>(&mut self, price: impl FnOnce(&Rates, &Prices) -> R) -> Option<R> {
         let vm = self.vm.try_borrow().ok()?;
         vm.index.as_ref().map(|i| price(&i.rates, &i.prices))
-    }
-
-    fn dataplane(&mut self) -> Option<DataplaneInfo> {
-        self.vm.try_borrow_mut().ok()?.dataplane().cloned()
     }
 
     fn touched(&mut self, key_id: &str) {

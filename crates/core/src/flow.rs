@@ -8,7 +8,8 @@
 //! A free call is decided and forwarded in the request-headers event. A costed call waits for
 //! its body (which ends with the last DATA frame, or with the request trailers over HTTP/2), is
 //! priced, and reserves its worst case in the local lease before anything is forwarded; when
-//! the lease lacks room, the flow asks the control plane for more and waits. The response
+//! the lease lacks room, the call joins its key's lease round in the worker (one request to the
+//! control plane in flight per key, [`crate::lease_desk`]) and waits for its answer. The response
 //! settles the reservation; a call that never completes stays charged.
 //!
 //! The client's credential never waits in the request: a costed call's `Authorization` is
@@ -24,7 +25,7 @@
 //! end.
 
 use crate::audit::AuditRecord;
-use crate::config::{DataplaneInfo, FilterConfig};
+use crate::config::FilterConfig;
 use crate::cost::{self, Estimate};
 use crate::currency::Rates;
 use crate::decide::{self, RequestFacts};
@@ -34,7 +35,6 @@ use crate::prices::Prices;
 use crate::redact;
 use crate::snapshot::PolicyIndex;
 use crate::vendor::Vendor;
-use std::time::Duration;
 
 mod charge;
 mod lease;
@@ -88,20 +88,6 @@ pub trait Host: SharedData {
     fn response_code(&mut self) -> u16;
     /// One access-log field (`set_property`).
     fn set_log_field(&mut self, name: &str, value: &str);
-    /// A callout to the control plane (a POST of `body` to `path`); the answer comes back as
-    /// [`Flow::on_lease_answer`] with the token returned.
-    fn dispatch(
-        &mut self,
-        to: &DataplaneInfo,
-        path: &str,
-        body: &[u8],
-        timeout: Duration,
-    ) -> Result<u32, String>;
-    /// The `:status` of the callout's answer. Envoy traps when it is read after a callout that
-    /// failed without headers: the flow never asks then.
-    fn call_status(&mut self) -> u32;
-    fn call_body(&mut self, size: usize) -> Vec<u8>;
-
     // === the worker's VM (no host call unless it says so) ===
 
     /// The policy for this request, handed to `decide`; `None` when the gateway has no policy
@@ -114,8 +100,11 @@ pub trait Host: SharedData {
     ) -> Option<R>;
     /// The operator's rates and prices, when a policy is loaded.
     fn pricing<R>(&mut self, price: impl FnOnce(&Rates, &Prices) -> R) -> Option<R>;
-    /// How to reach the control plane, as the sync service published it (read once per VM).
-    fn dataplane(&mut self) -> Option<DataplaneInfo>;
+    /// The call waits for `key_id`'s lease round in this worker, short of `shortfall`
+    /// micro-USD: the worker sends one lease request per key at a time and hands its
+    /// [`crate::lease_desk::Resolution`] to every waiting call ([`Flow::on_lease_resolved`]).
+    /// `round` counts the rounds this call waited on, from 1.
+    fn wait_for_lease(&mut self, key_id: &str, shortfall: u64, round: u8);
     /// A key's budget record changed: the sync service reports it (batched).
     fn touched(&mut self, key_id: &str);
     /// A settlement that met contention, to retry on a later call.
@@ -129,7 +118,6 @@ pub trait Host: SharedData {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_request_body_bytes: usize,
-    pub lease_timeout_ms: u64,
     /// False under Istio's WasmPlugin, which cannot hold a request for its body: costed calls
     /// that have a body are then refused up front.
     pub headers_pause_delivers_body: bool,
@@ -139,7 +127,6 @@ impl From<&FilterConfig> for Limits {
     fn from(c: &FilterConfig) -> Self {
         Self {
             max_request_body_bytes: c.max_request_body_bytes,
-            lease_timeout_ms: c.lease_timeout_ms,
             headers_pause_delivers_body: c.headers_pause_delivers_body,
         }
     }
@@ -165,7 +152,8 @@ enum Phase {
     Idle,
     /// A costed call waiting for its body; `buffered` is the size Envoy reported last.
     AwaitBody(Box<Costed>, usize),
-    AwaitLease(Box<Costed>, u32),
+    /// A costed call waiting on its key's lease round ([`crate::lease_desk`]).
+    AwaitLease(Box<Costed>),
     Charging(Box<Charge>),
     /// A forwarded call whose answer carries the vendor's credential in these fields
     /// ([`crate::answer::credential_fields`]); the answer is buffered and they are taken out.
@@ -564,7 +552,19 @@ impl Flow {
         }
     }
 
-    fn reserve<H: Host>(&mut self, host: &mut H, mut costed: Box<Costed>) -> Step {
+    /// Reserves the call's worst case in the local lease; a call the lease cannot hold waits
+    /// for a lease round (at most [`MAX_LEASE_ATTEMPTS`]).
+    fn reserve<H: Host>(&mut self, host: &mut H, costed: Box<Costed>) -> Step {
+        self.reserve_or(host, costed, None)
+    }
+
+    /// [`Self::reserve`], refusing with `when_short` (when given) instead of waiting.
+    fn reserve_or<H: Host>(
+        &mut self,
+        host: &mut H,
+        mut costed: Box<Costed>,
+        when_short: impl Into<Option<DenyReason>>,
+    ) -> Step {
         let amount = reservation(costed.estimate);
         match ledger::reserve(host, &costed.key_id, costed.day, amount) {
             Ok(Reservation::Reserved { amount, .. }) => {
@@ -583,17 +583,14 @@ impl Flow {
                 )));
                 Step::Continue
             }
-            Ok(Reservation::Short { shortfall }) if costed.lease_attempts < MAX_LEASE_ATTEMPTS => {
-                costed.lease_attempts += 1;
-                self.ask_for_lease(host, costed, shortfall)
-            }
-            Ok(Reservation::Short { .. }) => self.refuse(
-                host,
-                DenyReason::SpendCapExceeded,
-                Some(costed.vendor),
-                costed.cap_advice,
-                &costed.scrub,
-            ),
+            Ok(Reservation::Short { shortfall }) => match when_short.into() {
+                Some(reason) => self.refuse_costed(host, reason, &costed),
+                None if costed.lease_attempts < MAX_LEASE_ATTEMPTS => {
+                    costed.lease_attempts += 1;
+                    self.wait_for_lease(host, costed, shortfall)
+                }
+                None => self.refuse_costed(host, DenyReason::SpendCapExceeded, &costed),
+            },
             Err(e) => {
                 host.log(
                     Level::Warn,

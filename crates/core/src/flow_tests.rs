@@ -6,6 +6,7 @@ use super::*;
 use crate::audit::Decision;
 use crate::endpoint::EndpointPattern;
 use crate::key::VaultKey;
+use crate::lease_desk::Resolution;
 use crate::ledger::{budget_key, BudgetRecord, MemoryHost, SetError};
 use crate::snapshot::{KeyEntry, Snapshot};
 use crate::vendor::VendorCredential;
@@ -23,18 +24,12 @@ const TEN_USD: u64 = 10_000_000;
 struct Fake {
     shared: MemoryHost,
     index: Option<PolicyIndex>,
-    dataplane: Option<DataplaneInfo>,
     request: Vec<(String, Vec<u8>)>,
     request_body: Vec<u8>,
     /// What `request_body` returns, when not the whole body (a read-back that falls short).
     request_body_read: Option<usize>,
     response: Vec<(String, Vec<u8>)>,
     response_body: Vec<u8>,
-    /// The lease callout's answer: status and body.
-    call: (u32, Vec<u8>),
-    /// The callout failed without headers: reading them would trap in Envoy.
-    call_failed: bool,
-    dispatch_fails: bool,
     /// Host calls by name.
     calls: RefCell<BTreeMap<&'static str, usize>>,
     replies: Vec<DenyResponse>,
@@ -43,7 +38,8 @@ struct Fake {
     removed: Vec<String>,
     removed_response: Vec<String>,
     replaced_body: Option<Vec<u8>>,
-    dispatched: Vec<Vec<u8>>,
+    /// Lease rounds the call joined: key and shortfall.
+    waits: Vec<(String, u64)>,
     resumed: usize,
     records: Vec<AuditRecord>,
     deferred: Vec<(String, u64, u64)>,
@@ -142,32 +138,13 @@ impl Host for Fake {
         self.count("set_property");
         self.fields.insert(name.into(), value.into());
     }
-    fn dispatch(
-        &mut self,
-        _to: &DataplaneInfo,
-        path: &str,
-        body: &[u8],
-        _timeout: Duration,
-    ) -> Result<u32, String> {
-        self.count("dispatch_http_call");
-        assert_eq!(path, crate::lease::LEASE_PATH);
-        if self.dispatch_fails {
-            return Err("BadArgument".into());
-        }
-        self.dispatched.push(body.to_vec());
-        Ok(u32::try_from(self.dispatched.len()).unwrap())
-    }
-    fn call_status(&mut self) -> u32 {
-        assert!(
-            !self.call_failed,
-            "Envoy traps when a failed callout's headers are read"
+    fn wait_for_lease(&mut self, key_id: &str, shortfall: u64, round: u8) {
+        assert_eq!(
+            usize::from(round),
+            self.waits.len() + 1,
+            "rounds count from 1"
         );
-        self.count("call_status");
-        self.call.0
-    }
-    fn call_body(&mut self, size: usize) -> Vec<u8> {
-        self.count("call_body");
-        self.call.1[..size.min(self.call.1.len())].to_vec()
+        self.waits.push((key_id.into(), shortfall));
     }
     fn policy<R>(
         &mut self,
@@ -180,9 +157,6 @@ impl Host for Fake {
     }
     fn pricing<R>(&mut self, price: impl FnOnce(&Rates, &Prices) -> R) -> Option<R> {
         self.index.as_ref().map(|i| price(&i.rates, &i.prices))
-    }
-    fn dataplane(&mut self) -> Option<DataplaneInfo> {
-        self.dataplane.clone()
     }
     fn touched(&mut self, _key_id: &str) {}
     fn defer_settlement(&mut self, key_id: &str, reserved: u64, actual: u64) {
@@ -261,13 +235,6 @@ fn host_with_lease(lease: u64) -> Fake {
     let f = fixture();
     let fake = Fake {
         index: Some(index(&ALLOW)),
-        dataplane: Some(DataplaneInfo {
-            cluster: "cp".into(),
-            authority: "cp".into(),
-            token: "t".into(),
-            gateway: "gw".into(),
-            instance: "i1".into(),
-        }),
         ..Fake::default()
     };
     let record = BudgetRecord {
@@ -522,101 +489,92 @@ fn an_allowed_call_is_screened_from_the_one_header_read() {
 
 // === what goes wrong ===
 
-#[test]
-fn a_lease_callout_answered_with_no_headers_refuses_without_reading_them() {
-    let mut host = host_with_lease(0);
-    let mut flow = start_costed(&mut host);
-    let size = host.request_body.len();
-    assert_eq!(
-        flow.on_request_body(&mut host, size, true),
-        Step::Pause,
-        "waits for a lease"
-    );
-    assert_eq!(host.dispatched.len(), 1);
-    host.call_failed = true;
-    flow.on_lease_answer(&mut host, 1, 0, 0);
-    assert_eq!(host.replies.len(), 1);
-    assert_eq!(host.replies[0].status, 503, "policy_unavailable");
-    assert_eq!(host.resumed, 0);
-    flow.on_log(&mut host);
-    let rec = only_record(&host);
-    assert_eq!(rec.deny_reason, Some(DenyReason::PolicyUnavailable));
-    assert_eq!(host.record().reserved, 0, "nothing stays reserved");
-}
-
-#[test]
-fn a_lease_grant_lets_the_waiting_call_go() {
-    let mut host = host_with_lease(0);
-    let mut flow = start_costed(&mut host);
-    let size = host.request_body.len();
-    assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
-    let asked: crate::lease::LeaseRequest = serde_json::from_slice(&host.dispatched[0]).unwrap();
-    assert_eq!(asked.want_micros, TEN_USD);
+/// Grants `lease` micro-USD to the fake's budget record, as the worker's lease desk does once
+/// for a round, and says how the round ended.
+fn grant_round(host: &mut Fake, lease: u64, seq: u64) -> Resolution {
     let grant = crate::lease::LeaseGrant {
         key_id: fixture().key_id,
         day: day_of(NOW),
-        lease_micros: 50_000_000,
-        seq: 1,
+        lease_micros: lease,
+        seq,
     };
-    host.call = (200, serde_json::to_vec(&grant).unwrap());
-    let n = host.call.1.len();
-    flow.on_lease_answer(&mut host, 7, 1, n);
-    assert_eq!(host.resumed, 0, "another token's answer is not this call's");
-    let n = host.call.1.len();
-    flow.on_lease_answer(&mut host, 1, 1, n);
-    assert_eq!(host.resumed, 1);
-    assert!(host.replies.is_empty());
-    assert_eq!(host.record().reserved, TEN_USD);
+    let body = serde_json::to_vec(&grant).unwrap();
+    crate::lease_desk::resolve(
+        &host.shared,
+        &fixture().key_id,
+        day_of(NOW),
+        200,
+        Some(&body),
+    )
+    .0
 }
 
 #[test]
-fn lease_requests_stop_after_the_attempts_allowed() {
+fn a_call_short_of_lease_waits_on_its_keys_round_and_a_grant_lets_it_go() {
     let mut host = host_with_lease(0);
     let mut flow = start_costed(&mut host);
     let size = host.request_body.len();
     assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
-    // Each grant raises the lease by less than the call needs (another worker took it).
-    for seq in 1..=u64::from(MAX_LEASE_ATTEMPTS) {
-        let grant = crate::lease::LeaseGrant {
-            key_id: fixture().key_id,
-            day: day_of(NOW),
-            lease_micros: seq,
-            seq,
-        };
-        host.call = (200, serde_json::to_vec(&grant).unwrap());
-        let token = u32::try_from(host.dispatched.len()).unwrap();
-        let n = host.call.1.len();
-        flow.on_lease_answer(&mut host, token, 1, n);
-    }
-    assert_eq!(host.dispatched.len(), usize::from(MAX_LEASE_ATTEMPTS));
-    assert_eq!(host.replies.len(), 1);
-    assert_eq!(host.replies[0].status, 403, "spend_cap_exceeded");
+    assert_eq!(host.waits, [(fixture().key_id, TEN_USD)]);
+    assert!(
+        !host.set_headers.iter().any(|(n, _)| n == "authorization"),
+        "no credential while it waits"
+    );
+    assert_eq!(grant_round(&mut host, 50_000_000, 1), Resolution::Grew);
+    flow.on_lease_resolved(&mut host, Resolution::Grew);
+    assert_eq!(host.resumed, 1);
+    assert!(host.replies.is_empty());
+    assert_eq!(host.record().reserved, TEN_USD);
+    // A second resolution (a stale wake-up) changes nothing.
+    flow.on_lease_resolved(&mut host, Resolution::Failed);
+    assert_eq!((host.resumed, host.replies.len()), (1, 0));
 }
 
 #[test]
-fn a_failed_lease_answer_or_dispatch_refuses() {
-    for (name, dispatch_fails, call) in [
-        ("dispatch refused", true, (200, Vec::new())),
-        ("control plane error", false, (500, b"{}".to_vec())),
-        ("not a grant", false, (200, b"{}".to_vec())),
+fn a_round_that_ends_without_a_grant_or_room_refuses_the_call() {
+    for (name, resolution, status) in [
+        ("no grant came", Resolution::Failed, 503),
+        ("the cap had no room", Resolution::NoRoom, 403),
     ] {
         let mut host = host_with_lease(0);
-        host.dispatch_fails = dispatch_fails;
-        host.call = call;
         let mut flow = start_costed(&mut host);
         let size = host.request_body.len();
-        let step = flow.on_request_body(&mut host, size, true);
-        if !dispatch_fails {
-            assert_eq!(step, Step::Pause, "case {name}");
-            let n = host.call.1.len();
-            flow.on_lease_answer(&mut host, 1, 1, n);
-        }
+        assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
+        flow.on_lease_resolved(&mut host, resolution);
         assert_eq!(host.replies.len(), 1, "case {name}");
-        assert_eq!(host.replies[0].status, 503, "case {name}");
-        if name == "control plane error" {
-            assert_eq!(host.calls_of("call_body"), 0, "case {name}: body not read");
-        }
+        assert_eq!(host.replies[0].status, status, "case {name}");
+        assert_eq!(host.resumed, 0, "case {name}");
+        assert_eq!(host.waits.len(), 1, "case {name}: no second round");
+        flow.on_log(&mut host);
+        assert_eq!(host.record().reserved, 0, "case {name}");
     }
+}
+
+#[test]
+fn no_room_still_lets_a_call_go_that_another_workers_grant_made_room_for() {
+    let mut host = host_with_lease(0);
+    let mut flow = start_costed(&mut host);
+    let size = host.request_body.len();
+    assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
+    grant_round(&mut host, 50_000_000, 1);
+    flow.on_lease_resolved(&mut host, Resolution::NoRoom);
+    assert_eq!((host.resumed, host.replies.len()), (1, 0));
+}
+
+#[test]
+fn a_call_waits_through_at_most_the_rounds_allowed() {
+    let mut host = host_with_lease(0);
+    let mut flow = start_costed(&mut host);
+    let size = host.request_body.len();
+    assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
+    // Each round's grant grows the lease by less than the call needs (other calls took it).
+    for seq in 1..=u64::from(MAX_LEASE_ATTEMPTS) {
+        assert_eq!(grant_round(&mut host, seq, seq), Resolution::Grew);
+        flow.on_lease_resolved(&mut host, Resolution::Grew);
+    }
+    assert_eq!(host.waits.len(), usize::from(MAX_LEASE_ATTEMPTS));
+    assert_eq!(host.replies.len(), 1);
+    assert_eq!(host.replies[0].status, 403, "spend_cap_exceeded");
 }
 
 #[test]
@@ -803,12 +761,12 @@ fn a_costed_call_under_a_wasmplugin_is_priced_from_its_held_body() {
 #[test]
 fn a_costed_call_under_a_wasmplugin_over_its_cap_is_refused_before_its_body_goes_on() {
     let mut host = host_with_lease(1_000_000);
-    host.dispatch_fails = true;
     let mut flow = start_costed_wasmplugin(&mut host);
     let set_before = host.set_headers.len();
     let size = host.request_body.len();
-    // The local reply resets the upstream stream: the vendor had the headers, never the body.
     assert_eq!(flow.on_request_body(&mut host, size, true), Step::Pause);
+    flow.on_lease_resolved(&mut host, Resolution::NoRoom);
+    // The local reply resets the upstream stream: the vendor had the headers, never the body.
     assert_eq!(host.replies.len(), 1);
     assert_eq!(host.set_headers.len(), set_before);
     flow.on_log(&mut host);

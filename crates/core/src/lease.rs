@@ -37,8 +37,14 @@ pub struct LeaseRequest {
     pub gateway: String,
     pub instance: String,
     pub usage: KeyUsage,
-    /// How much more room the instance needs now, at least.
+    /// How much more room the instance needs now: the calls waiting on the key in the asking
+    /// worker, summed.
     pub want_micros: u64,
+    /// The least growth that lets one of those calls go. When the cap cannot cover
+    /// `want_micros` but covers this, the control plane grants all that is left. Absent: the
+    /// same as `want_micros` (gateways before single-flight lease requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_micros: Option<u64>,
 }
 
 /// The instance's lease for the key and day after the request: apply it with
@@ -100,20 +106,6 @@ impl KeyUsage {
     }
 }
 
-/// Whether a call must be refused `spend_cap_exceeded` after its lease request was answered:
-/// the control plane grew nothing for `day` (the cap has no room), and the local lease, as it
-/// stands after the grant, cannot hold the `needed` micro-USD either.
-pub fn no_room_after_grant(
-    grant: &LeaseGrant,
-    day: u32,
-    lease_before: u64,
-    after: Option<&BudgetRecord>,
-    needed: u64,
-) -> bool {
-    let grew = grant.day != day || grant.lease_micros > lease_before;
-    !grew && after.is_none_or(|r| r.room() < needed)
-}
-
 /// The control plane's rule for a grant. `granted_total` is what all instances hold for the
 /// key and day (dead instances included: their leases count as spent), `this_lease` is what the
 /// asking instance holds. Returns the asking instance's new lease, or `None` when the cap
@@ -129,12 +121,28 @@ pub fn size_grant(
     want: u64,
     live_instances: u64,
 ) -> Option<u64> {
+    size_grant_within(cap, granted_total, this_lease, want, want, live_instances)
+}
+
+/// [`size_grant`] for a request that can use less than it wants: when the cap cannot cover
+/// `want` but covers `min` (taken as at least 1 micro-USD and at most `want`), the asking
+/// instance's lease grows by all that is left, with no headroom. A worker asks this way for the calls waiting on one key: each of
+/// them needs `min` or more, so whatever is left lets some of them go, and the rest are refused
+/// at the cap (after a reclaim) instead of waiting for one more round per call.
+pub fn size_grant_within(
+    cap: u64,
+    granted_total: u64,
+    this_lease: u64,
+    want: u64,
+    min: u64,
+    live_instances: u64,
+) -> Option<u64> {
     let available = cap.saturating_sub(granted_total);
-    if want > available {
-        return None;
+    if want <= available {
+        let headroom = (available - want) / 4 / live_instances.max(1);
+        return Some(this_lease.saturating_add(want).saturating_add(headroom));
     }
-    let headroom = (available - want) / 4 / live_instances.max(1);
-    Some(this_lease.saturating_add(want).saturating_add(headroom))
+    (min.max(1).min(want) <= available).then(|| this_lease.saturating_add(available))
 }
 
 #[cfg(test)]
@@ -165,77 +173,6 @@ mod tests {
             ),
             (10, 0, 0, 0, 20)
         );
-    }
-
-    #[test]
-    fn refusal_after_a_grant_table() {
-        let grant = |lease| LeaseGrant {
-            key_id: "k".into(),
-            day: 9,
-            lease_micros: lease,
-            seq: 1,
-        };
-        let rec = |lease, spent| BudgetRecord {
-            day: 9,
-            lease,
-            grant_seq: 1,
-            spent,
-            reserved: 0,
-        };
-        let cases = [
-            (
-                "lease grew",
-                grant(200),
-                9,
-                100,
-                Some(rec(200, 100)),
-                50,
-                false,
-            ),
-            (
-                "nothing grew and no room",
-                grant(100),
-                9,
-                100,
-                Some(rec(100, 100)),
-                10,
-                true,
-            ),
-            (
-                "nothing grew but another worker's grant left room",
-                grant(100),
-                9,
-                100,
-                Some(rec(300, 100)),
-                10,
-                false,
-            ),
-            (
-                "nothing grew and no record",
-                grant(100),
-                9,
-                100,
-                None,
-                10,
-                true,
-            ),
-            (
-                "a grant for another day is not a refusal",
-                grant(100),
-                10,
-                100,
-                Some(rec(100, 100)),
-                10,
-                false,
-            ),
-        ];
-        for (name, g, day, before, after, needed, want) in cases {
-            assert_eq!(
-                no_room_after_grant(&g, day, before, after.as_ref(), needed),
-                want,
-                "case {name}"
-            );
-        }
     }
 
     #[test]
@@ -290,6 +227,41 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_can_use_less_gets_what_is_left() {
+        let cases = [
+            (
+                "want fits: as size_grant",
+                500,
+                0,
+                0,
+                30,
+                10,
+                Some(30 + 117),
+            ),
+            (
+                "want does not fit, min does",
+                500,
+                480,
+                100,
+                30,
+                10,
+                Some(120),
+            ),
+            ("min exactly what is left", 500, 490, 100, 30, 10, Some(110)),
+            ("not even min fits", 500, 495, 100, 30, 10, None),
+            ("min above want counts as want", 500, 480, 0, 30, 50, None),
+            ("min 0 counts as 1 micro-USD", 500, 500, 70, 30, 0, None),
+        ];
+        for (name, cap, granted, this, want, min, expect) in cases {
+            assert_eq!(
+                size_grant_within(cap, granted, this, want, min, 1),
+                expect,
+                "case {name}"
+            );
+        }
+    }
+
+    #[test]
     fn grants_never_exceed_the_cap_in_total() {
         // Instances take turns asking for random amounts; the sum of leases stays within the cap.
         let cap = 1_000_000u64;
@@ -301,8 +273,9 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let i = (seed >> 33) as usize % 3;
             let want = (seed >> 40) % 5_000;
+            let min = (seed >> 20) % 5_000;
             let total: u64 = leases.iter().sum();
-            if let Some(new) = size_grant(cap, total, leases[i], want, 3) {
+            if let Some(new) = size_grant_within(cap, total, leases[i], want, min, 3) {
                 leases[i] = new;
             }
             assert!(leases.iter().sum::<u64>() <= cap);

@@ -17,6 +17,7 @@ pub mod flow;
 pub mod handoff;
 pub mod key;
 pub mod lease;
+pub mod lease_desk;
 pub mod ledger;
 pub mod money;
 pub mod outbox;

@@ -34,7 +34,8 @@ pub async fn lease(
             format!("{raw_id:?} is not a key id (kid_ followed by 16 hex digits)"),
         )
     })?;
-    if !figures_in_range(&req.usage) || req.want_micros > MAX_FIGURE {
+    let min = req.min_micros.unwrap_or(req.want_micros);
+    if !figures_in_range(&req.usage) || req.want_micros > MAX_FIGURE || min > MAX_FIGURE {
         return Err(ApiError::invalid(
             "usage",
             format!("every figure must be at most {MAX_FIGURE}"),
@@ -72,6 +73,7 @@ pub async fn lease(
             usage: req.usage.clone(),
             absorb: std::mem::take(&mut absorb),
             want: req.want_micros,
+            min,
             now_ms: now,
             live_since_ms: state.live_since_ms(now),
         };

@@ -6,7 +6,7 @@
 use super::keys::{self as key_rows, KeyStatus};
 use super::{to_i64, to_u64, Sqlite, StoreError};
 use crate::leases::{figures_in_range, Instance, LeaseRow};
-use keybrake_core::lease::{size_grant, KeyUsage};
+use keybrake_core::lease::{size_grant_within, KeyUsage};
 use keybrake_core::VaultKeyId;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{BTreeSet, HashMap};
@@ -24,6 +24,9 @@ pub struct LeaseAsk {
     pub absorb: bool,
     /// Room wanted beyond `usage`'s lease. At most [`crate::leases::MAX_FIGURE`].
     pub want: u64,
+    /// The least room that helps (at most `want`): when the cap cannot cover `want` but covers
+    /// this, all that is left is granted ([`keybrake_core::lease::size_grant_within`]).
+    pub min: u64,
     pub now_ms: u64,
     /// Instances seen at or after this instant are live.
     pub live_since_ms: u64,
@@ -174,7 +177,7 @@ fn lease_step(conn: &mut Connection, ask: &LeaseAsk) -> Result<LeaseOutcome, Sto
     Ok(outcome)
 }
 
-/// Takes in the report, then grants what [`size_grant`] allows, if anything.
+/// Takes in the report, then grants what [`size_grant_within`] allows, if anything.
 fn grant(conn: &Connection, ask: &LeaseAsk, cap: u64) -> Result<LeaseOutcome, StoreError> {
     let (key_id, instance) = (ask.key_id.as_str(), ask.instance.id.as_str());
     let mut row = load(conn, key_id, ask.day, instance)?.unwrap_or_default();
@@ -202,10 +205,11 @@ pub(crate) fn decide_grant(
         );
     }
     let want = row.still_wanted(&ask.usage, ask.want);
+    let min = row.still_wanted(&ask.usage, ask.min.min(ask.want));
     // Spend past a lease (settling above the reservation) takes from the cap like a lease: the
     // total is of `max(granted, spent)`, and a grant grows from there, so that it covers `want`.
     let total = others.committed.saturating_add(row.committed());
-    match size_grant(cap, total, row.committed(), want, others.live + 1) {
+    match size_grant_within(cap, total, row.committed(), want, min, others.live + 1) {
         Some(lease) => {
             row.granted = lease;
             row.seq += 1;

@@ -102,11 +102,17 @@ impl Gw {
     }
 
     pub fn lease_body(&self, want: u64) -> Value {
+        self.lease_body_at_least(want, None)
+    }
+
+    /// A request for `want` that can use as little as `min` (`min_micros`).
+    pub fn lease_body_at_least(&self, want: u64, min: Option<u64>) -> Value {
         serde_json::to_value(LeaseRequest {
             gateway: "gw-test".into(),
             instance: self.instance.clone(),
             usage: self.usage(),
             want_micros: want,
+            min_micros: min,
         })
         .unwrap()
     }

@@ -33,6 +33,44 @@ async fn the_first_grant_is_sized_as_size_grant_says() {
 }
 
 #[tokio::test]
+async fn a_request_for_many_waiting_calls_gets_what_is_left_when_the_smallest_fits() {
+    let app = app_with(Duration::ZERO, TTL).await;
+    let key = key_with_cap(&app, 500).await;
+    let mut a = Gw::new("inst-a", &key);
+    a.ask(&app, 470 * USD).await;
+    let left = 500 * USD - a.lease;
+    assert!(left > 10 * USD && left < 100 * USD, "{left}");
+    // B's worker has 100 calls of $10 waiting: it wants $1,000, at least $10.
+    let b = Gw::new("inst-b", &key);
+    let ask = |min| {
+        let body = b.lease_body_at_least(1_000 * USD, min);
+        let app = &app;
+        async move {
+            let r = post(app, As::Gateway, "/dataplane/v1/lease", &body).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            serde_json::from_slice::<keybrake_core::lease::LeaseGrant>(&r.body).unwrap()
+        }
+    };
+    // Without `min_micros` (an older gateway) nothing is granted: the cap cannot cover $1,000.
+    assert_eq!(ask(None).await.lease_micros, 0);
+    // With it, B gets all that is left, and the cap is exactly used.
+    let g = ask(Some(10 * USD)).await;
+    assert_eq!(g.lease_micros, left);
+    assert_eq!(money(&app, &key).await, (0, 500 * USD, 0));
+    // Nothing is left for a third instance.
+    let c = Gw::new("inst-c", &key);
+    let r = post(
+        &app,
+        As::Gateway,
+        "/dataplane/v1/lease",
+        &c.lease_body_at_least(10 * USD, Some(USD)),
+    )
+    .await;
+    let g: keybrake_core::lease::LeaseGrant = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(g.lease_micros, 0);
+}
+
+#[tokio::test]
 async fn grants_from_three_instances_never_exceed_the_cap_in_total() {
     let app = app_with(Duration::ZERO, TTL).await;
     let cap = 500 * USD;

@@ -1,128 +1,51 @@
-//! A costed call whose gateway lease lacks room: it asks the control plane for more and waits
-//! for the answer (at most [`super::MAX_LEASE_ATTEMPTS`] times per call).
+//! A costed call whose gateway lease lacks room: it joins the key's lease round in this worker
+//! ([`crate::lease_desk`]: one request in flight per key) and waits for the round's
+//! [`Resolution`], at most [`super::MAX_LEASE_ATTEMPTS`] rounds per call.
 
-use super::{Costed, Flow, Host, Level, Phase, Step};
+use super::{Costed, Flow, Host, Phase, Step};
 use crate::deny::DenyReason;
-use crate::lease::{no_room_after_grant, KeyUsage, LeaseGrant, LeaseRequest, LEASE_PATH};
-use crate::ledger;
-use std::time::Duration;
+use crate::lease_desk::Resolution;
 
 impl Flow {
-    pub(super) fn ask_for_lease<H: Host>(
+    pub(super) fn wait_for_lease<H: Host>(
         &mut self,
         host: &mut H,
         costed: Box<Costed>,
-        want: u64,
+        shortfall: u64,
     ) -> Step {
-        let Some(info) = host.dataplane() else {
-            host.log(
-                Level::Warn,
-                "keybrake: the sync service has not published how to reach the control plane",
-            );
-            return self.refuse_costed(host, DenyReason::PolicyUnavailable, &costed);
-        };
-        let record = ledger::read(host, &costed.key_id).unwrap_or_default();
-        let request = LeaseRequest {
-            gateway: info.gateway.clone(),
-            instance: info.instance.clone(),
-            usage: KeyUsage::for_day(&costed.key_id, &record, costed.day),
-            want_micros: want,
-        };
-        let timeout = Duration::from_millis(self.limits.lease_timeout_ms);
-        let sent = serde_json::to_vec(&request)
-            .map_err(|e| e.to_string())
-            .and_then(|body| host.dispatch(&info, LEASE_PATH, &body, timeout));
-        match sent {
-            Ok(token) => {
-                self.phase = Phase::AwaitLease(costed, token);
-                Step::Pause
-            }
-            Err(e) => {
-                host.log(
-                    Level::Warn,
-                    &format!("keybrake: cannot ask the control plane for a lease: {e}"),
-                );
-                self.refuse_costed(host, DenyReason::PolicyUnavailable, &costed)
-            }
-        }
+        host.wait_for_lease(&costed.key_id, shortfall, costed.lease_attempts);
+        self.phase = Phase::AwaitLease(costed);
+        Step::Pause
     }
 
-    /// The control plane's answer to a lease request (`num_headers` 0: the callout failed
-    /// without one, a reset or a timeout). A grant is applied to the budget record and the
-    /// reservation tried again; anything else refuses the call (fail closed).
-    pub fn on_lease_answer<H: Host>(
-        &mut self,
-        host: &mut H,
-        token: u32,
-        num_headers: usize,
-        body_size: usize,
-    ) {
+    /// The round this call waited on ended. After a grant the reservation is tried again (a
+    /// call still short joins the next round); when the cap had no room a call the record
+    /// cannot hold is refused `spend_cap_exceeded`; when no grant came it is refused
+    /// `policy_unavailable` (fail closed). An allowed call is resumed.
+    pub fn on_lease_resolved<H: Host>(&mut self, host: &mut H, resolution: Resolution) {
         let costed = match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::AwaitLease(costed, t) if t == token => costed,
+            Phase::AwaitLease(costed) => costed,
             other => {
                 self.phase = other;
                 return;
             }
         };
-        // Reading a failed callout's headers would trap in Envoy: never ask.
-        let status = if num_headers == 0 {
-            0
-        } else {
-            host.call_status()
+        let step = match resolution {
+            Resolution::Failed => self.refuse_costed(host, DenyReason::PolicyUnavailable, &costed),
+            Resolution::NoRoom => self.reserve_or(host, costed, DenyReason::SpendCapExceeded),
+            Resolution::Grew => self.reserve(host, costed),
         };
-        let grant = (status == 200)
-            .then(|| serde_json::from_slice::<LeaseGrant>(&host.call_body(body_size)).ok())
-            .flatten();
-        let Some(grant) = grant else {
-            host.log(
-                Level::Warn,
-                &format!(
-                    "keybrake: lease request for {} failed (status {status})",
-                    costed.key_id
-                ),
-            );
-            self.refuse_costed(host, DenyReason::PolicyUnavailable, &costed);
-            return;
-        };
-        let before = ledger::read(host, &costed.key_id)
-            .map(|r| r.lease)
-            .unwrap_or(0);
-        let after = match ledger::apply_grant(
-            host,
-            &costed.key_id,
-            grant.day,
-            grant.lease_micros,
-            grant.seq,
-        ) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                host.log(
-                    Level::Warn,
-                    &format!(
-                        "keybrake: cannot apply a lease grant for {}: {e}",
-                        costed.key_id
-                    ),
-                );
-                None
-            }
-        };
-        host.touched(&costed.key_id);
-        if no_room_after_grant(
-            &grant,
-            costed.day,
-            before,
-            after.as_ref(),
-            costed.estimate.min_room(),
-        ) {
-            self.refuse_costed(host, DenyReason::SpendCapExceeded, &costed);
-            return;
-        }
-        if let Step::Continue = self.reserve(host, costed) {
+        if step == Step::Continue {
             host.resume_request();
         }
     }
 
-    fn refuse_costed<H: Host>(&mut self, host: &mut H, reason: DenyReason, c: &Costed) -> Step {
+    pub(super) fn refuse_costed<H: Host>(
+        &mut self,
+        host: &mut H,
+        reason: DenyReason,
+        c: &Costed,
+    ) -> Step {
         let advice = match reason {
             DenyReason::SpendCapExceeded => c.cap_advice,
             _ => None,

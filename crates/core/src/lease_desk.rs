@@ -1,0 +1,336 @@
+//! One worker's lease requests: at most one in flight per key, whatever the number of calls
+//! waiting on it.
+//!
+//! A costed call whose reservation finds the local lease short *joins* the key's round and
+//! waits. When no request for the key is in flight, the round is *due*: the worker sends one
+//! [`LeaseRequest`] for it, asking for the shortfalls of every waiting call summed (`want`) and
+//! for the smallest of them at least (`min`, see [`crate::lease::size_grant_within`]). Its
+//! answer is applied to the budget record once, and every call of the round is woken with the
+//! same [`Resolution`] to try its reservation again (in the order they joined); a call still
+//! short after a grant that grew joins the next round.
+//!
+//! Without this, a burst of N calls on a cold key sent N lease requests, which queued behind
+//! the key's row lock at the control plane until most of them timed out (`policy_unavailable`
+//! while the cap still had room).
+//!
+//! The desk is generic over the waiter handle `W` (the filter keeps a stream's context id and
+//! flow); callouts belong to an *owner* (the context that sent them), because Envoy cancels a
+//! callout whose context ends: [`LeaseDesk::owner_gone`] makes such a round due again.
+
+use crate::config::DataplaneInfo;
+use crate::lease::{KeyUsage, LeaseGrant, LeaseRequest};
+use crate::ledger::{self, SharedData};
+use std::collections::BTreeMap;
+
+/// How a lease round ended, for every call that waited on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// The lease for the day grew (or a new day began): try the reservation again.
+    Grew,
+    /// The cap has no room: a call the record cannot hold now is refused `spend_cap_exceeded`.
+    NoRoom,
+    /// No grant came (the control plane failed, timed out or could not be reached): refused
+    /// `policy_unavailable` (fail closed).
+    Failed,
+}
+
+/// A round to send: ask for `want_micros`, at least `min_micros`, for `key_id` on `day`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Due {
+    pub key_id: String,
+    pub want_micros: u64,
+    pub min_micros: u64,
+}
+
+/// A sent round: the callout's token and the context that owns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sent {
+    token: u32,
+    owner: u32,
+    day: u32,
+}
+
+#[derive(Debug)]
+struct Round<W> {
+    /// Each waiting call and its shortfall in micro-USD, in the order they joined.
+    waiters: Vec<(W, u64)>,
+    sent: Option<Sent>,
+    /// Sends of this round that failed and were retried.
+    retries: u8,
+}
+
+/// A round whose answer came: hand it back with [`LeaseDesk::retry`] to send it again.
+#[derive(Debug)]
+pub struct Answered<W> {
+    pub key_id: String,
+    /// The day the request asked about.
+    pub day: u32,
+    retries: u8,
+    waiters: Vec<(W, u64)>,
+}
+
+/// How many times a round is sent again after its request failed in a way another control
+/// plane replica could answer (see [`retryable`]), before its calls are refused
+/// `policy_unavailable`.
+pub const MAX_LEASE_RETRIES: u8 = 2;
+
+/// Whether a failed lease request may be sent again: it got no answer (reset, timeout) or a
+/// 502/503/504 (Envoy could not reach that replica, or the replica could not reach its
+/// database). Sending it again is safe: a grant whose answer was lost is still counted to this
+/// instance, and the next answer carries it ([`crate::lease::LeaseGrant`] is the lease total).
+pub fn retryable(status: u32) -> bool {
+    matches!(status, 0 | 502 | 503 | 504)
+}
+
+impl<W> Answered<W> {
+    /// Every call that waited, in the order they joined.
+    pub fn into_waiters(self) -> Vec<W> {
+        self.waiters.into_iter().map(|(w, _)| w).collect()
+    }
+
+    /// Whether the round may still be sent again.
+    pub fn may_retry(&self) -> bool {
+        self.retries < MAX_LEASE_RETRIES
+    }
+}
+
+/// The rounds of one worker VM.
+#[derive(Debug)]
+pub struct LeaseDesk<W> {
+    rounds: BTreeMap<String, Round<W>>,
+    /// Token of a sent round → its key.
+    tokens: BTreeMap<u32, String>,
+    /// Rounds with waiters and nothing in flight.
+    due: usize,
+}
+
+impl<W> Default for LeaseDesk<W> {
+    fn default() -> Self {
+        Self {
+            rounds: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            due: 0,
+        }
+    }
+}
+
+impl<W> LeaseDesk<W> {
+    /// A call short of `shortfall` micro-USD on `key_id` waits for the key's round.
+    pub fn join(&mut self, key_id: &str, shortfall: u64, waiter: W) {
+        let round = self
+            .rounds
+            .entry(key_id.to_owned())
+            .or_insert_with(|| Round {
+                waiters: Vec::new(),
+                sent: None,
+                retries: 0,
+            });
+        if round.waiters.is_empty() && round.sent.is_none() {
+            self.due += 1;
+        }
+        round.waiters.push((waiter, shortfall));
+    }
+
+    /// Whether a round waits to be sent (checked on every callback: no allocation).
+    pub fn has_due(&self) -> bool {
+        self.due > 0
+    }
+
+    /// The rounds to send now.
+    pub fn due(&self) -> Vec<Due> {
+        if self.due == 0 {
+            return Vec::new();
+        }
+        self.rounds
+            .iter()
+            .filter(|(_, r)| r.sent.is_none() && !r.waiters.is_empty())
+            .map(|(key_id, r)| Due {
+                key_id: key_id.clone(),
+                want_micros: r
+                    .waiters
+                    .iter()
+                    .fold(0u64, |sum, (_, s)| sum.saturating_add(*s)),
+                min_micros: r.waiters.iter().map(|(_, s)| *s).min().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// The round of `key_id` went out as callout `token`, owned by context `owner`, asking
+    /// about `day`.
+    pub fn sent(&mut self, key_id: &str, token: u32, owner: u32, day: u32) {
+        if let Some(round) = self.rounds.get_mut(key_id) {
+            if round.sent.is_none() && !round.waiters.is_empty() {
+                self.due = self.due.saturating_sub(1);
+            }
+            if let Some(old) = round.sent.replace(Sent { token, owner, day }) {
+                self.tokens.remove(&old.token);
+            }
+            self.tokens.insert(token, key_id.to_owned());
+        }
+    }
+
+    /// The answer to callout `token` came: the round it answers, taken off the desk. `None`
+    /// for a token the desk does not know.
+    pub fn answered(&mut self, token: u32) -> Option<Answered<W>> {
+        let key_id = self.tokens.remove(&token)?;
+        let round = self.rounds.remove(&key_id)?;
+        Some(Answered {
+            key_id,
+            day: round.sent.map_or(0, |s| s.day),
+            retries: round.retries,
+            waiters: round.waiters,
+        })
+    }
+
+    /// Puts an answered round back, due, to be sent again (its request failed). Calls that
+    /// joined the key since the answer came wait on it too.
+    pub fn retry(&mut self, answered: Answered<W>) {
+        let retries = answered.retries.saturating_add(1);
+        match self.rounds.get_mut(&answered.key_id) {
+            Some(round) => {
+                let mut waiters = answered.waiters;
+                waiters.append(&mut round.waiters);
+                round.waiters = waiters;
+                round.retries = retries;
+            }
+            None if !answered.waiters.is_empty() => {
+                self.due += 1;
+                self.rounds.insert(
+                    answered.key_id,
+                    Round {
+                        waiters: answered.waiters,
+                        sent: None,
+                        retries,
+                    },
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// The round of `key_id` could not be sent: every call that waited on it.
+    pub fn not_sent(&mut self, key_id: &str) -> Vec<W> {
+        let Some(round) = self.rounds.remove(key_id) else {
+            return Vec::new();
+        };
+        if round.sent.is_none() && !round.waiters.is_empty() {
+            self.due = self.due.saturating_sub(1);
+        }
+        if let Some(s) = round.sent {
+            self.tokens.remove(&s.token);
+        }
+        round.waiters.into_iter().map(|(w, _)| w).collect()
+    }
+
+    /// Context `owner` ended: Envoy cancels its callouts, so their rounds are due again.
+    pub fn owner_gone(&mut self, owner: u32) {
+        let mut due = 0;
+        let tokens = &mut self.tokens;
+        self.rounds.retain(|_, round| {
+            if let Some(s) = round.sent.filter(|s| s.owner == owner) {
+                tokens.remove(&s.token);
+                round.sent = None;
+                if round.waiters.is_empty() {
+                    return false;
+                }
+                due += 1;
+            }
+            true
+        });
+        self.due += due;
+    }
+
+    /// Calls for which `gone` holds stop waiting (their client went away); a round left
+    /// without a call is dropped (its callout's answer, if one is in flight, is still applied
+    /// when it comes).
+    pub fn leave(&mut self, gone: impl Fn(&W) -> bool) {
+        let mut emptied = Vec::new();
+        for (key_id, round) in &mut self.rounds {
+            let before = round.waiters.len();
+            round.waiters.retain(|(w, _)| !gone(w));
+            if before > 0 && round.waiters.is_empty() && round.sent.is_none() {
+                self.due = self.due.saturating_sub(1);
+                emptied.push(key_id.clone());
+            }
+        }
+        for key_id in emptied {
+            self.rounds.remove(&key_id);
+        }
+    }
+
+    /// Whether no round is open (checked when a stream ends: no work then).
+    pub fn is_empty(&self) -> bool {
+        self.rounds.is_empty() && self.tokens.is_empty()
+    }
+
+    /// Calls waiting, over every key (a gauge for tests and metrics).
+    pub fn waiting(&self) -> usize {
+        self.rounds.values().map(|r| r.waiters.len()).sum()
+    }
+}
+
+/// The lease request for a due round: the key's record as it stands in this gateway for `day`.
+pub fn request<H: SharedData + ?Sized>(
+    shared: &H,
+    info: &DataplaneInfo,
+    due: &Due,
+    day: u32,
+) -> LeaseRequest {
+    let record = ledger::read(shared, &due.key_id).unwrap_or_default();
+    LeaseRequest {
+        gateway: info.gateway.clone(),
+        instance: info.instance.clone(),
+        usage: KeyUsage::for_day(&due.key_id, &record, day),
+        want_micros: due.want_micros,
+        min_micros: (due.min_micros < due.want_micros).then_some(due.min_micros),
+    }
+}
+
+/// Applies the control plane's answer to a round for `key_id` on `day` (`status` 0: the
+/// callout failed without an answer; `body` only read for a 200): a grant is written into the
+/// budget record once for every call of the round. Returns how the round ended, and a
+/// message to log when it failed.
+pub fn resolve<H: SharedData + ?Sized>(
+    shared: &H,
+    key_id: &str,
+    day: u32,
+    status: u32,
+    body: Option<&[u8]>,
+) -> (Resolution, Option<String>) {
+    let grant = body
+        .filter(|_| status == 200)
+        .and_then(|b| serde_json::from_slice::<LeaseGrant>(b).ok());
+    let Some(grant) = grant else {
+        return (
+            Resolution::Failed,
+            Some(format!(
+                "keybrake: lease request for {key_id} failed (status {status})"
+            )),
+        );
+    };
+    let before = ledger::read(shared, key_id).unwrap_or_default();
+    match ledger::apply_grant(shared, key_id, grant.day, grant.lease_micros, grant.seq) {
+        Ok(_) if grew(&grant, day, &before) => (Resolution::Grew, None),
+        Ok(_) => (Resolution::NoRoom, None),
+        Err(e) => (
+            Resolution::Failed,
+            Some(format!(
+                "keybrake: cannot apply a lease grant for {key_id}: {e}"
+            )),
+        ),
+    }
+}
+
+/// Whether the calls waiting for `day` should try again after `grant`, given the budget
+/// record `before` it was applied: the lease grew, a day began while the request was out, or
+/// another worker of this gateway applied a newer grant meanwhile (this answer is older than
+/// the record, so it cannot say the cap is full). Otherwise the control plane found no room.
+pub fn grew(grant: &LeaseGrant, day: u32, before: &ledger::BudgetRecord) -> bool {
+    let lease_before = if before.day == day { before.lease } else { 0 };
+    let superseded = before.day == grant.day && grant.seq < before.grant_seq;
+    grant.day != day || grant.lease_micros > lease_before || superseded
+}
+
+#[cfg(test)]
+#[path = "lease_desk_tests.rs"]
+mod tests;
