@@ -218,11 +218,13 @@ impl SyncService {
                 self.state.poll_started();
             }
             Err(e) => {
-                log::warn!(
-                    "keybrake sync: cannot call cluster {:?}: {e:?}",
-                    self.config.cluster
-                );
-                self.state.poll_not_started(host::now_ms(), &self.config);
+                if self.state.poll_not_started(host::now_ms(), &self.config) {
+                    log::warn!(
+                        "keybrake sync: cannot call cluster {:?}: {e:?} (no healthy endpoint yet?); retrying every {} ms",
+                        self.config.cluster,
+                        keybrake_core::sync::NOT_SENT_RETRY_MS.min(self.config.retry_ms)
+                    );
+                }
             }
         }
     }

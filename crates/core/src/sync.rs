@@ -11,6 +11,10 @@ use crate::snapshot::SyncStatus;
 pub const CALL_TIMEOUT_SLACK_MS: u64 = 5_000;
 /// Longest pause between failed polls (jitter included).
 pub const MAX_BACKOFF_MS: u64 = 5_000;
+/// Pause after the host refused to send a poll (at most the configuration's `retry_ms`).
+/// Nothing left the gateway, so nothing is backed off: Envoy refuses, for example, while the
+/// control-plane cluster has no endpoint it may route to.
+pub const NOT_SENT_RETRY_MS: u64 = 100;
 
 #[derive(Debug, Default)]
 pub struct SyncState {
@@ -21,6 +25,8 @@ pub struct SyncState {
     next_poll_at_ms: u64,
     /// Built at the first failure, from the configuration's `retry_ms`.
     backoff: Option<Backoff>,
+    /// Polls the host refused to send, in a row.
+    not_sent: u32,
 }
 
 /// What to do with an answer from the control plane.
@@ -67,15 +73,20 @@ impl SyncState {
         self.in_flight = true;
     }
 
-    /// The host refused to dispatch the call (unknown cluster, …).
-    pub fn poll_not_started(&mut self, now_ms: u64, config: &SyncConfig) {
+    /// The host refused to dispatch the call (no healthy control-plane endpoint yet, an
+    /// unknown cluster, …): tried again after [`NOT_SENT_RETRY_MS`]. Returns true for the first
+    /// refusal in a row (the one worth a log line).
+    pub fn poll_not_started(&mut self, now_ms: u64, config: &SyncConfig) -> bool {
         self.in_flight = false;
-        self.back_off(now_ms, config);
+        self.not_sent = self.not_sent.saturating_add(1);
+        self.next_poll_at_ms = now_ms.saturating_add(NOT_SENT_RETRY_MS.min(config.retry_ms));
+        self.not_sent == 1
     }
 
     /// An answer arrived: `status` is 0 when the call failed without one.
     pub fn on_answer(&mut self, now_ms: u64, config: &SyncConfig, status: u32) -> SyncEffect {
         self.in_flight = false;
+        self.not_sent = 0;
         match status {
             200 => SyncEffect::Publish {
                 held_version: self.held_version,
@@ -288,5 +299,30 @@ mod tests {
             assert!(!s.poll_due(1_000), "case {name}: waits before retrying");
         }
         assert!(s.poll_due(1_000 + MAX_BACKOFF_MS), "backoff is bounded");
+    }
+
+    #[test]
+    fn a_poll_the_host_refused_to_send_is_tried_again_soon_and_logged_once() {
+        let cfg = SyncConfig::default();
+        let mut s = SyncState::default();
+        s.poll_started();
+        assert!(
+            s.poll_not_started(1_000, &cfg),
+            "the first refusal is logged"
+        );
+        assert!(!s.poll_due(1_000 + NOT_SENT_RETRY_MS - 1));
+        assert!(
+            s.poll_due(1_000 + NOT_SENT_RETRY_MS),
+            "no backoff: nothing was sent"
+        );
+        for n in 1..20 {
+            let now = 1_000 + n * NOT_SENT_RETRY_MS;
+            assert!(!s.poll_not_started(now, &cfg), "refusals in a row are not");
+            assert!(s.poll_due(now + NOT_SENT_RETRY_MS));
+        }
+        // Once a poll goes out and is answered, the next refusal is worth a line again.
+        s.poll_started();
+        s.on_answer(9_000, &cfg, 500);
+        assert!(s.poll_not_started(20_000, &cfg));
     }
 }
