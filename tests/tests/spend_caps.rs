@@ -474,3 +474,58 @@ async fn a_busy_key_is_topped_up_ahead_of_need_and_its_calls_do_not_wait() {
     );
     wait_spend(&stack, &key.key_id, 2_800.0).await;
 }
+
+/// Calls waiting on one lease request share it; when the call whose stream sent that request
+/// goes away (its client hangs up, and Envoy cancels the stream's callout with it), the request
+/// is sent again from the worker's root and the call left waiting still gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_request_outlives_the_call_that_sent_it() {
+    const WAITS: &str = "wasmcustom.keybrake.lease_waits";
+    const REQUESTS: &str = "wasmcustom.keybrake.lease_requests";
+    let stack = Stack::start().await;
+    let key = stack
+        .issue(stripe_key(500.0, &["POST /v1/payment_intents"]))
+        .await;
+    let stack = &stack;
+    let stat = |name: &'static str| async move { stack.envoy_stat(0, name).await.unwrap_or(0) };
+    // Stopped, the control plane takes connections but answers nothing: lease requests wait.
+    stack.control_plane.signal("STOP");
+    let send = |timeout: Duration| {
+        let req = stack
+            .http
+            .post(stack.gw_url(0, "/stripe/v1/payment_intents"))
+            .bearer_auth(&key.vault_key)
+            .timeout(timeout)
+            .form(&[("amount", "1000"), ("currency", "usd")]);
+        tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
+    };
+    // A asks for the key's first lease; B joins A's request instead of sending its own.
+    let a = send(Duration::from_millis(800));
+    wait_until(Duration::from_secs(10), "A to wait for a lease", || async {
+        (stat(WAITS).await == 1).then_some(())
+    })
+    .await;
+    let b = send(Duration::from_secs(20));
+    wait_until(Duration::from_secs(10), "B to wait too", || async {
+        (stat(WAITS).await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(stat(REQUESTS).await, 1, "one lease request for both");
+    // A's client gives up: Envoy ends A's stream and cancels the request it sent.
+    assert!(a.await.unwrap().is_err(), "A timed out on the client side");
+    wait_until(Duration::from_secs(5), "the request sent again", || async {
+        (stat(REQUESTS).await == 2).then_some(())
+    })
+    .await;
+    stack.control_plane.signal("CONT");
+    assert_eq!(
+        b.await.unwrap().unwrap(),
+        200,
+        "B got the lease it waited for"
+    );
+    assert_eq!(
+        stack.stripe_requests().await.len(),
+        1,
+        "only B reached the vendor"
+    );
+}
