@@ -45,7 +45,7 @@ help:
 run: build wasm envoy venv
 	exec scripts/run-local.sh
 
-run-cluster: build wasm envoy postgres
+run-cluster: build wasm envoy venv postgres
 	exec scripts/run-cluster.sh
 
 # Every test, then the control plane's API and CLI tests again on PostgreSQL (a throwaway

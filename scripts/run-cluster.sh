@@ -86,14 +86,16 @@ master_key="$(secret master.key '')"
 # === PostgreSQL ===
 
 pg_log="$data_dir/postgres.log"
+# As root, the postgres account may pass through the data folder (which holds the keys) to its own
+# cluster and log, not list or change it.
+[[ "$(id -u)" != 0 ]] || { chown root: "$data_dir"; chmod 711 "$data_dir"; touch "$pg_log"; chown postgres: "$pg_log"; }
 if [[ ! -f "$pg_data/PG_VERSION" ]]; then
     say "creating a PostgreSQL cluster in $pg_data"
     mkdir -p "$pg_data"
-    [[ "$(id -u)" != 0 ]] || chown postgres: "$pg_data" "$data_dir"
+    [[ "$(id -u)" != 0 ]] || chown postgres: "$pg_data"
     as_pg "$pg_bin/initdb" -D "$pg_data" -U keybrake --auth=trust -E UTF8 >"$data_dir/initdb.log" 2>&1 ||
         { cat "$data_dir/initdb.log" >&2; die "initdb failed"; }
 fi
-[[ "$(id -u)" != 0 ]] || { chown postgres: "$data_dir"; touch "$pg_log"; chown postgres: "$pg_log"; }
 say "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $pg_log)"
 as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $pg_data" start >/dev/null ||
@@ -162,10 +164,32 @@ other control plane, and watch both gateways refuse it:
 
 EOF
 
-# Run until Ctrl-C, or until one of the processes exits (then stop the rest).
+# Run until Ctrl-C. A control plane that exits is reported and the rest go on: the gateways
+# use the other one (try `kill -9` on one and keep calling). Anything else exiting, or both
+# control planes, stops everything.
 status=0
-wait -n "${pids[@]}" || status=$?
-for i in "${!pids[@]}"; do
-    kill -0 "${pids[i]}" 2>/dev/null || echo "run-cluster: ${names[i]} exited (status $status); stopping the rest" >&2
+reported=()
+while true; do
+    live=()
+    for i in "${!pids[@]}"; do
+        if kill -0 "${pids[i]}" 2>/dev/null; then live+=("${pids[i]}"); fi
+    done
+    ((${#live[@]} > 0)) || break
+    wait -n "${live[@]}" || status=$?
+    stop="" cps=0
+    for i in "${!pids[@]}"; do
+        if kill -0 "${pids[i]}" 2>/dev/null; then
+            [[ ${names[i]} != control-plane-* ]] || cps=$((cps + 1))
+        elif [[ -z ${reported[i]:-} ]]; then
+            reported[i]=1
+            echo "run-cluster: ${names[i]} exited (status $status)" >&2
+            [[ ${names[i]} == control-plane-* ]] || stop=1
+        fi
+    done
+    if [[ -n $stop ]] || ((cps == 0)); then
+        echo "run-cluster: stopping the rest" >&2
+        break
+    fi
+    echo "run-cluster: the gateways go on with the other control plane ($cps left); Ctrl-C stops everything" >&2
 done
 exit $((status == 0 ? 1 : status))
