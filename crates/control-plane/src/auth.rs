@@ -1,7 +1,7 @@
 //! Bearer-token checks: the admin key for the admin API, the data-plane token for gateways.
 //! Neither works in the other's place. Comparison is constant-time.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Credential};
 use crate::extract::bearer;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -24,7 +24,7 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
         .counters
         .admin_auth_failures
         .fetch_add(1, Ordering::Relaxed);
-    ApiError::Unauthorized.into_response()
+    ApiError::Unauthorized(Credential::AdminKey).into_response()
 }
 
 /// Admits requests bearing the data-plane token.
@@ -40,5 +40,5 @@ pub async fn require_dataplane(
         .counters
         .dataplane_auth_failures
         .fetch_add(1, Ordering::Relaxed);
-    ApiError::Unauthorized.into_response()
+    ApiError::Unauthorized(Credential::DataplaneToken).into_response()
 }

@@ -19,9 +19,9 @@ pub enum ApiError {
         field: Option<String>,
         message: String,
     },
-    /// No credential, or the wrong one, for this endpoint.
-    #[error("missing or invalid bearer token")]
-    Unauthorized,
+    /// No credential, or the wrong one, for this endpoint; the message names the one it needs.
+    #[error("missing or invalid bearer token: {0}")]
+    Unauthorized(Credential),
     /// The addressed resource does not exist.
     #[error("{message}")]
     NotFound {
@@ -47,6 +47,24 @@ pub enum ApiError {
     /// Something failed on our side. The cause is logged, never returned.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+/// The bearer credential an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The admin API (`/vault/…`, `/audit`, `/vendors/…`, …).
+    AdminKey,
+    /// The gateways' API (`/dataplane/…`).
+    DataplaneToken,
+}
+
+impl std::fmt::Display for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::AdminKey => "this endpoint takes the admin key (`Authorization: Bearer kba_…`; the CLI reads it from KEYBRAKE_ADMIN_KEY, and `make run` keeps it in admin.key in its data folder)",
+            Self::DataplaneToken => "this endpoint is for gateways and takes the data-plane token (KEYBRAKE_DATAPLANE_TOKEN), not the admin key",
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -88,7 +106,7 @@ impl ApiError {
     pub fn status_and_type(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::KeyRevoked(_) => (StatusCode::FORBIDDEN, "key_revoked"),
             ApiError::KeyExpired(_) => (StatusCode::FORBIDDEN, "key_expired"),

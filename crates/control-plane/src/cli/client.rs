@@ -102,10 +102,13 @@ impl Client {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach the control plane at {}: {e}", self.base))?;
+        let resp = req.send().await.map_err(|e| {
+            anyhow!(
+                "cannot reach the control plane at {}: {e} (is `keybrake serve` running there? \
+                     set KEYBRAKE_URL or --url to where it listens)",
+                self.base
+            )
+        })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let json: Option<Value> = serde_json::from_str(&text).ok();

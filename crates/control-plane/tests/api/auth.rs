@@ -49,6 +49,12 @@ async fn admin_routes_refuse_missing_wrong_and_data_plane_credentials() {
                 "{who_name} {method} {uri}"
             );
             assert_eq!(r.error(), ("unauthorized".to_owned(), None));
+            assert!(
+                r.text().contains("takes the admin key") && r.text().contains("KEYBRAKE_ADMIN_KEY"),
+                "the refusal says which credential: {}",
+                r.text()
+            );
+            assert!(!r.text().contains(gateway_token), "no secret echoed");
             assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
             refused += 1;
         }
@@ -140,6 +146,13 @@ async fn lease_and_usage_take_the_data_plane_token_only() {
             let r = app.call(who, Method::POST, path, Some(body)).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name} {path}");
             assert_eq!(r.error().0, "unauthorized");
+            assert!(
+                r.text()
+                    .contains("data-plane token (KEYBRAKE_DATAPLANE_TOKEN)"),
+                "{name} {path}: {}",
+                r.text()
+            );
+            assert!(!r.text().contains(admin), "no secret echoed");
         }
     }
     let r = app
