@@ -103,18 +103,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let http = api::client()?;
-    keybrake_e2e::wait::poll_until(
-        std::time::Duration::from_secs(30),
-        "the first allowed call",
-        || {
-            let (http, key) = (http.clone(), key.clone());
-            async move {
-                let (status, _) = api::gateway_get(&http, kb.port, &key).await.ok()?;
-                (status == 200).then_some(())
-            }
-        },
-    )
-    .await?;
+    api::first_allowed(&http, kb.port, &key, "keybrake").await?;
 
     if let Ok(others) = std::env::var("KEYBRAKE_BENCH_AB") {
         let mut builds = Vec::new();
@@ -127,18 +116,7 @@ async fn main() -> anyhow::Result<()> {
             let gw =
                 stack::start_gateway(&paths_b, &name, Flavor::Keybrake, upstream.port, Some(&cp))
                     .await?;
-            keybrake_e2e::wait::poll_until(
-                std::time::Duration::from_secs(30),
-                &format!("the first allowed call through {name}"),
-                || {
-                    let (http, key) = (http.clone(), key.clone());
-                    async move {
-                        let (status, _) = api::gateway_get(&http, gw.port, &key).await.ok()?;
-                        (status == 200).then_some(())
-                    }
-                },
-            )
-            .await?;
+            api::first_allowed(&http, gw.port, &key, &name).await?;
             builds.push(gw);
         }
         let mut gateways = vec![&plain, &kb];
