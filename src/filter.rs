@@ -11,7 +11,7 @@ mod stream;
 use crate::host::{self, Shared};
 use keybrake_core::audit::{AuditRecord, AUDIT_QUEUE};
 use keybrake_core::config::{DataplaneInfo, FilterConfig, SHARED_DATAPLANE_KEY, USAGE_QUEUE};
-use keybrake_core::handoff::Handoff;
+use keybrake_core::handoff::{Handoff, AUDIT_MAX_BYTES, AUDIT_MAX_RECORDS};
 use keybrake_core::key::VaultKeyId;
 use keybrake_core::lease_desk::LeaseDesk;
 use keybrake_core::ledger;
@@ -73,7 +73,7 @@ impl FilterRoot {
                 audit_queue: None,
                 metrics: metrics::Metrics::define(),
                 touched_out: Handoff::default(),
-                audit_out: Handoff::default(),
+                audit_out: Handoff::new(AUDIT_MAX_RECORDS, AUDIT_MAX_BYTES),
                 pending_settlements: BTreeMap::new(),
                 desk: LeaseDesk::default(),
             })),
@@ -90,6 +90,7 @@ impl FilterRoot {
         if let Ok(mut vm) = self.vm.try_borrow_mut() {
             vm.flush_touched();
             vm.flush_audit();
+            vm.metrics.flush();
         }
         lease::send_due(&self.vm, self.context_id);
     }

@@ -81,6 +81,13 @@ pub fn response_header(name: &str) -> Option<Vec<u8>> {
         .flatten()
 }
 
+/// Every response header, `:status` included (call in the response-headers callback). Names are
+/// never non-UTF-8 here (the SDK would panic on one): Envoy's codecs refuse a response whose
+/// header names are not RFC 9110 tokens before any filter sees it.
+pub fn response_headers() -> Vec<(String, Vec<u8>)> {
+    hostcalls::get_map_bytes(MapType::HttpResponseHeaders).unwrap_or_default()
+}
+
 pub fn response_body(size: usize) -> Vec<u8> {
     hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
         .ok()

@@ -109,6 +109,28 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// Waits (30 s at most) until a call with `vault_key` through the gateway on `port` is allowed.
+pub async fn first_allowed(
+    http: &reqwest::Client,
+    port: u16,
+    vault_key: &str,
+    gateway: &str,
+) -> anyhow::Result<()> {
+    keybrake_e2e::wait::poll_until(
+        Duration::from_secs(30),
+        &format!("the first allowed call through {gateway}"),
+        || {
+            let (http, key) = (http.clone(), vault_key.to_owned());
+            async move {
+                let (status, _) = gateway_get(&http, port, &key).await.ok()?;
+                (status == 200).then_some(())
+            }
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// One free call through a gateway with `vault_key`: the status and `x-keybrake-deny-reason`.
 pub async fn gateway_get(
     http: &reqwest::Client,

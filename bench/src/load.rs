@@ -2,7 +2,7 @@
 //! CPU time over the run (from `/proc`), so the cost per request does not depend on which
 //! process happened to be the bottleneck.
 
-use crate::proc::{cpu_ticks, ticks_per_second};
+use crate::proc::{cpu_ticks, main_thread_ticks, ticks_per_second};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::path::Path;
@@ -68,6 +68,8 @@ pub struct Measured {
     pub gateway_cpu_us: f64,
     /// The gateway's CPU time over wall time (1.0 = one core busy).
     pub gateway_cpu: f64,
+    /// The part of `gateway_cpu_us` spent on Envoy's main thread (the sync service's share).
+    pub main_thread_cpu_us: f64,
 }
 
 impl Measured {
@@ -151,10 +153,12 @@ pub fn run(wrk: &Path, port: u16, load: &Load<'_>, gateway_pid: u32) -> anyhow::
         .arg(&script_path)
         .arg(format!("http://127.0.0.1:{port}{}", path(load.scenario)));
     let ticks_before = cpu_ticks(gateway_pid);
+    let main_before = main_thread_ticks(gateway_pid);
     let started = std::time::Instant::now();
     let out = cmd.output().context("running wrk")?;
     let wall = started.elapsed().as_secs_f64();
     let ticks = cpu_ticks(gateway_pid).saturating_sub(ticks_before);
+    let main_ticks = main_thread_ticks(gateway_pid).saturating_sub(main_before);
     let _ = std::fs::remove_file(&script_path);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
@@ -187,5 +191,10 @@ pub fn run(wrk: &Path, port: u16, load: &Load<'_>, gateway_pid: u32) -> anyhow::
             0.0
         },
         gateway_cpu: cpu_secs / wall.max(1e-9),
+        main_thread_cpu_us: if requests > 0 {
+            main_ticks as f64 / ticks_per_second() as f64 * 1e6 / requests as f64
+        } else {
+            0.0
+        },
     })
 }

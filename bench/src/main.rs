@@ -12,7 +12,10 @@
 //! `KEYBRAKE_BENCH_RESULTS` (where to write, `bench/RESULTS.md`; empty: do not write),
 //! `KEYBRAKE_BENCH_QUICK=1` (throughput only, nothing written: for trying a change),
 //! `KEYBRAKE_BENCH_ONLY=scale` (the 100,000-key part only, nothing written),
-//! `KEYBRAKE_BENCH_SCALE_CHANGES` (issue-and-revoke rounds timed at 100k keys, 30).
+//! `KEYBRAKE_BENCH_SCALE_CHANGES` (issue-and-revoke rounds timed at 100k keys, 30),
+//! `KEYBRAKE_BENCH_AB=<.wasm>[,<.wasm>…]` (throughput only, nothing written: plain Envoy,
+//! keybrake with `KEYBRAKE_BENCH_WASM` and keybrake with each of these files, interleaved in the
+//! same rounds, for comparing builds of the filter in the same time window on a noisy machine).
 
 mod api;
 mod audit;
@@ -100,19 +103,33 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let http = api::client()?;
-    keybrake_e2e::wait::poll_until(
-        std::time::Duration::from_secs(30),
-        "the first allowed call",
-        || {
-            let (http, key) = (http.clone(), key.clone());
-            async move {
-                let (status, _) = api::gateway_get(&http, kb.port, &key).await.ok()?;
-                (status == 200).then_some(())
-            }
-        },
-    )
-    .await?;
+    api::first_allowed(&http, kb.port, &key, "keybrake").await?;
 
+    if let Ok(others) = std::env::var("KEYBRAKE_BENCH_AB") {
+        let mut builds = Vec::new();
+        for (i, wasm) in others.split(',').enumerate() {
+            let paths_b = Paths {
+                wasm: wasm.into(),
+                ..paths.clone()
+            };
+            let name = format!("keybrake-{}", char::from(b'b' + i as u8));
+            let gw =
+                stack::start_gateway(&paths_b, &name, Flavor::Keybrake, upstream.port, Some(&cp))
+                    .await?;
+            api::first_allowed(&http, gw.port, &key, &name).await?;
+            builds.push(gw);
+        }
+        let mut gateways = vec![&plain, &kb];
+        gateways.extend(builds.iter());
+        let runs =
+            throughput::interleaved(&paths.wrk, &settings, &gateways, &key, &Scenario::ALL, None)?;
+        let mut names = vec!["plain".to_owned(), format!("A {}", paths.wasm.display())];
+        names.extend(others.split(',').map(str::to_owned));
+        println!("{}", report::ab_table(&runs, &names));
+        drop((plain, kb, builds, cp, upstream));
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Ok(());
+    }
     if std::env::var("KEYBRAKE_BENCH_ONLY").as_deref() == Ok("scale") {
         let sc = scale::measure(&paths, &settings, upstream.port, &kb, &key).await?;
         println!("{}", report::scale_summary(&sc));

@@ -121,7 +121,17 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// User + system CPU time of process `pid` (every thread), in clock ticks.
 pub fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
+/// User + system CPU time of the main thread of process `pid` (Envoy's: the sync service, the
+/// admin server, stats), in clock ticks.
+pub fn main_thread_ticks(pid: u32) -> u64 {
+    stat_ticks(&format!("/proc/{pid}/task/{pid}/stat"))
+}
+
+fn stat_ticks(path: &str) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // The fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();

@@ -450,3 +450,37 @@ pub fn scale_summary(sc: &crate::scale::Scale) -> String {
 pub fn sum(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x + y).collect()
 }
+
+/// `KEYBRAKE_BENCH_AB`'s answer: per scenario, plain Envoy's CPU per request, what build A
+/// (the first keybrake gateway) adds to it, and for each other build B what it adds and B minus
+/// A round by round (the runs of one round are seconds apart, so their difference is the
+/// steadiest figure on a shared machine). Main-thread CPU per request in parentheses.
+pub fn ab_table(runs: &[(crate::load::Scenario, Vec<Vec<Measured>>)], names: &[String]) -> String {
+    let cpu = |m: &Measured| m.gateway_cpu_us;
+    let main = |m: &Measured| m.main_thread_cpu_us;
+    let mut out = String::from(
+        "| scenario | build | Envoy CPU per request (us) | added over plain (main thread) | minus A: medians / paired median | minus A per round |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (scenario, per_gateway) in runs {
+        let (Some(plain), Some(a)) = (per_gateway.first(), per_gateway.get(1)) else {
+            continue;
+        };
+        for (i, b) in per_gateway.iter().enumerate() {
+            let rounds: Vec<f64> = a.iter().zip(b).map(|(a, b)| cpu(b) - cpu(a)).collect();
+            let listed: Vec<String> = rounds.iter().map(|d| format!("{d:+.1}")).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:+.1} ({:.1}) | {:+.1} / {:+.1} | {} |",
+                scenario.name(),
+                names.get(i).map_or("?", String::as_str),
+                med(b, cpu),
+                med(b, cpu) - med(plain, cpu),
+                med(b, main),
+                med(b, cpu) - med(a, cpu),
+                crate::throughput::median(rounds.clone()),
+                listed.join(", "),
+            );
+        }
+    }
+    out
+}

@@ -1,6 +1,10 @@
 //! Filter counters, visible on Envoy's `/stats/prometheus` as `keybrake_…` (and on `/stats` as
 //! `wasmcustom.keybrake.…`: Envoy 1.40's Prometheus names leave its custom-stat namespace out).
 //! Stats are process-wide: every worker VM defines the same names and gets the same counters.
+//!
+//! A call's counts are added up in the worker's VM and handed to Envoy on the worker's tick
+//! (every 50 ms): each `increment_metric` is a host call, and a call would otherwise make one
+//! or two of them.
 
 use keybrake_core::audit::Decision;
 use keybrake_core::Vendor;
@@ -18,6 +22,8 @@ pub struct Metrics {
     over_reserved: Option<u32>,
     lease_waits: Option<u32>,
     lease_requests: Option<u32>,
+    /// Counts not yet handed to Envoy, by counter id.
+    pending: Vec<(u32, u64)>,
 }
 
 fn vendor_index(v: Option<Vendor>) -> usize {
@@ -73,23 +79,41 @@ impl Metrics {
         add(self.lease_requests, 1);
     }
 
-    pub fn over_reserved(&self, micros: u64) {
-        add(self.over_reserved, micros);
+    pub fn over_reserved(&mut self, micros: u64) {
+        self.later(self.over_reserved, micros);
     }
 
-    pub fn call(&self, vendor: Option<Vendor>, decision: Decision, cost_micros: u64) {
+    pub fn call(&mut self, vendor: Option<Vendor>, decision: Decision, cost_micros: u64) {
         let i = vendor_index(vendor);
         let j = match decision {
             Decision::Allow => 0,
             Decision::Deny => 1,
             Decision::Undecided => {
-                add(self.undecided, 1);
+                self.later(self.undecided, 1);
                 1
             }
         };
-        add(self.requests[i][j], 1);
+        self.later(self.requests[i][j], 1);
         if let Some(id) = self.cost.get(i).copied().flatten() {
-            add(Some(id), cost_micros);
+            self.later(Some(id), cost_micros);
+        }
+    }
+
+    /// Counts `n` on counter `id` at the next [`Self::flush`].
+    fn later(&mut self, id: Option<u32>, n: u64) {
+        let Some(id) = id.filter(|_| n > 0) else {
+            return;
+        };
+        match self.pending.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, sum)) => *sum = sum.saturating_add(n),
+            None => self.pending.push((id, n)),
+        }
+    }
+
+    /// Hands the counts added up since the last flush to Envoy (on the worker's tick).
+    pub fn flush(&mut self) {
+        for (id, n) in std::mem::take(&mut self.pending) {
+            add(Some(id), n);
         }
     }
 

@@ -175,6 +175,10 @@ impl Host for EnvoyHost<'_> {
         host::response_header(name)
     }
 
+    fn response_headers(&mut self) -> Vec<(String, Vec<u8>)> {
+        host::response_headers()
+    }
+
     fn remove_response_header(&mut self, name: &str) {
         host::remove_response_header(name);
     }

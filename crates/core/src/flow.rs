@@ -77,6 +77,9 @@ pub trait Host: SharedData {
     fn resume_request(&mut self);
     fn send_local_reply(&mut self, reply: &DenyResponse);
     fn response_header(&mut self, name: &str) -> Option<Vec<u8>>;
+    /// Every response header, `:status` included (one host call; only in the
+    /// response-headers event).
+    fn response_headers(&mut self) -> Vec<(String, Vec<u8>)>;
     fn remove_response_header(&mut self, name: &str);
     /// The current response body chunk (or the whole buffered body, when paused).
     fn response_body(&mut self, size: usize) -> Vec<u8>;
@@ -237,6 +240,23 @@ fn first<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_slice())
+}
+
+/// Where the response-headers event reads headers from.
+enum ResponseHeaders {
+    /// The whole map, read once.
+    Map(Vec<(String, Vec<u8>)>),
+    /// One host call per header.
+    Single,
+}
+
+impl ResponseHeaders {
+    fn get<H: Host>(&self, host: &mut H, name: &str) -> Option<Vec<u8>> {
+        match self {
+            ResponseHeaders::Map(map) => first(map, name).map(<[u8]>::to_vec),
+            ResponseHeaders::Single => host.response_header(name),
+        }
+    }
 }
 
 impl Forward {
@@ -623,16 +643,23 @@ impl Flow {
             };
             host.log(Level::Error, message);
         }
+        // A charge reads up to four headers: one read of the map (~2.5 µs in Envoy) costs less
+        // than four single reads (1.6–2 µs each); a free call reads its two singly.
+        let answer = if matches!(self.phase, Phase::Charging(_)) {
+            ResponseHeaders::Map(host.response_headers())
+        } else {
+            ResponseHeaders::Single
+        };
         if let Some(at) = self.log.forwarded_at_ms {
             self.log.upstream_latency_ms = Some(host.now_ms().saturating_sub(at));
             self.log.vendor_request_id = self
                 .log
                 .vendor
                 .and_then(Vendor::request_id_header)
-                .and_then(|name| host.response_header(name))
+                .and_then(|name| answer.get(host, name))
                 .and_then(|v| cost::printable_id(&v));
-            self.log.status = host
-                .response_header(":status")
+            self.log.status = answer
+                .get(host, ":status")
                 .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()));
         }
         if let Phase::Withhold { encoding, .. } = &mut self.phase {
@@ -648,7 +675,7 @@ impl Flow {
         }
         if let Phase::Charging(charge) = &mut self.phase {
             let status = u32::from(self.log.status.unwrap_or(0));
-            charge.answered(host, status);
+            charge.answered(host, &answer, status);
             if end_of_stream || !charge.reads_body() {
                 self.finish(host);
             }

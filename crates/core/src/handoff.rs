@@ -15,6 +15,13 @@ pub const SEPARATOR: u8 = b'\n';
 pub const DEFAULT_MAX_RECORDS: usize = 64;
 /// Bytes per message before a worker enqueues without waiting for its tick.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
+/// Audit records per message: enough that a worker's tick (50 ms), not the count, decides
+/// when they go at up to ~10,000 calls a second. Each message wakes the main thread, and the
+/// sync service then ships what it holds to the control plane in one HTTP call: at 64 records
+/// a message that made about half the audit trail's cost per call (bench/RESULTS.md, section 5).
+pub const AUDIT_MAX_RECORDS: usize = 512;
+/// Audit bytes per message (records are ~350 bytes).
+pub const AUDIT_MAX_BYTES: usize = 256 * 1024;
 
 /// Records waiting to be enqueued as one message.
 #[derive(Clone, Debug)]

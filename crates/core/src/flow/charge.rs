@@ -1,6 +1,6 @@
 //! The response side of a costed call: what it said, and the settlement of its reservation.
 
-use super::{Flow, Host, Level, Phase};
+use super::{Flow, Host, Level, Phase, ResponseHeaders};
 use crate::body;
 use crate::cost::{self, Answer, Settlement, MAX_RESPONSE_BODY};
 use crate::ledger::{self, LedgerError};
@@ -51,16 +51,21 @@ impl Charge {
         }
     }
 
-    /// The response headers arrived with `status`.
-    pub(super) fn answered<H: Host>(&mut self, host: &mut H, status: u32) {
+    /// The response headers (`answer`) arrived with `status`.
+    pub(super) fn answered<H: Host>(
+        &mut self,
+        host: &mut H,
+        answer: &ResponseHeaders,
+        status: u32,
+    ) {
         self.status = status;
         self.replayed = (200..300).contains(&status)
-            && host
-                .response_header("idempotent-replayed")
+            && answer
+                .get(host, "idempotent-replayed")
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         self.read_body = cost::needs_body(status, self.replayed);
         if self.read_body {
-            self.encoding = host.response_header("content-encoding");
+            self.encoding = answer.get(host, "content-encoding");
         }
     }
 
