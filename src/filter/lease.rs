@@ -36,8 +36,9 @@ impl VmState {
     /// Sends every due round from context `owner`; returns the waiters of rounds that could not
     /// be sent.
     fn send_due(&mut self, owner: u32) -> Vec<Vec<Waiter>> {
-        let due = self.desk.due();
-        let day = day_of(host::now_ms());
+        let now = host::now_ms();
+        let due = self.desk.due(now);
+        let day = day_of(now);
         let timeout = Duration::from_millis(self.config.lease_timeout_ms);
         let info = self.dataplane().cloned();
         let mut failed = Vec::new();
@@ -120,12 +121,12 @@ pub fn on_answer(
     if let Ok(mut vm) = vm_cell.try_borrow_mut() {
         if resolution == Resolution::Failed && lease_desk::retryable(status) && round.may_retry() {
             // Another control-plane endpoint may answer: the cluster ejects the one that failed.
+            // Sent again after a pause, from whichever callback of this worker comes first
+            // then (at the latest the root's 50 ms tick).
             log::info!(
                 "keybrake: lease request for {key_id} failed (status {status}); sending it again"
             );
-            vm.desk.retry(round);
-            drop(vm);
-            send_due(vm_cell, owner);
+            vm.desk.retry(round, host::now_ms());
             return;
         }
         vm.touched(&key_id);

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 /// Default `KEYBRAKE_INSTANCE_TTL_MS`.
 pub const DEFAULT_INSTANCE_TTL: Duration = Duration::from_millis(30_000);
 /// Default `KEYBRAKE_RECLAIM_WAIT_MS`.
-pub const DEFAULT_RECLAIM_WAIT: Duration = Duration::from_millis(1_000);
+pub const DEFAULT_RECLAIM_WAIT: Duration = Duration::from_millis(2_000);
 /// How long a key stays marked short after an instance found no room for it: other instances
 /// are told to release their unused lease of it in this window.
 pub const SHORT_MARK_MS: u64 = 2_000;

@@ -1,7 +1,7 @@
 //! The one retry delay every retry loop uses: the sync service's snapshot long-poll, its usage
 //! reports (and with them its lease top-ups) and the audit outbox. (A worker's lease request is
-//! not a loop that waits: a round is sent again at most twice, at once, when it was lost with a
-//! replica, and a call waits on at most 4 rounds; see [`crate::lease_desk`].)
+//! not a loop that waits: a round is sent again at most 3 times, after fixed short pauses, when it
+//! was lost with a replica, and a call waits on at most 4 rounds; see [`crate::lease_desk`].)
 //!
 //! Exponential with jitter, from `backon`'s [`ExponentialBuilder`]: after the n-th failure in a
 //! row the base pause is `min(first × 2^(n-1), max / 2)` and a random part of up to the base is

@@ -57,6 +57,8 @@ struct Round<W> {
     sent: Option<Sent>,
     /// Sends of this round that failed and were retried.
     retries: u8,
+    /// Unix ms before which the round is not sent (a retry's pause).
+    not_before_ms: u64,
 }
 
 /// A round whose answer came: hand it back with [`LeaseDesk::retry`] to send it again.
@@ -72,7 +74,12 @@ pub struct Answered<W> {
 /// How many times a round is sent again after its request failed in a way another control
 /// plane replica could answer (see [`retryable`]), before its calls are refused
 /// `policy_unavailable`.
-pub const MAX_LEASE_RETRIES: u8 = 2;
+pub const MAX_LEASE_RETRIES: u8 = 3;
+
+/// Pause before the n-th retry of a round: n × this, in milliseconds (250, 500, 750). Envoy
+/// routes requests queued for a replica that just died to it until its first failure ejects
+/// it; a retry sent at once would often meet the same fate.
+pub const LEASE_RETRY_PAUSE_MS: u64 = 250;
 
 /// Whether a failed lease request may be sent again: it got no answer (reset, timeout) or a
 /// 502/503/504 (Envoy could not reach that replica, or the replica could not reach its
@@ -124,6 +131,7 @@ impl<W> LeaseDesk<W> {
                 waiters: Vec::new(),
                 sent: None,
                 retries: 0,
+                not_before_ms: 0,
             });
         if round.waiters.is_empty() && round.sent.is_none() {
             self.due += 1;
@@ -136,14 +144,15 @@ impl<W> LeaseDesk<W> {
         self.due > 0
     }
 
-    /// The rounds to send now.
-    pub fn due(&self) -> Vec<Due> {
+    /// The rounds to send at `now_ms` (Unix ms).
+    pub fn due(&self, now_ms: u64) -> Vec<Due> {
         if self.due == 0 {
             return Vec::new();
         }
         self.rounds
             .iter()
             .filter(|(_, r)| r.sent.is_none() && !r.waiters.is_empty())
+            .filter(|(_, r)| r.not_before_ms <= now_ms)
             .map(|(key_id, r)| Due {
                 key_id: key_id.clone(),
                 want_micros: r
@@ -182,16 +191,19 @@ impl<W> LeaseDesk<W> {
         })
     }
 
-    /// Puts an answered round back, due, to be sent again (its request failed). Calls that
-    /// joined the key since the answer came wait on it too.
-    pub fn retry(&mut self, answered: Answered<W>) {
+    /// Puts an answered round back, due from `now_ms` + its pause ([`LEASE_RETRY_PAUSE_MS`]),
+    /// to be sent again (its request failed). Calls that joined the key since the answer came
+    /// wait on it too.
+    pub fn retry(&mut self, answered: Answered<W>, now_ms: u64) {
         let retries = answered.retries.saturating_add(1);
+        let not_before_ms = now_ms.saturating_add(LEASE_RETRY_PAUSE_MS * u64::from(retries));
         match self.rounds.get_mut(&answered.key_id) {
             Some(round) => {
                 let mut waiters = answered.waiters;
                 waiters.append(&mut round.waiters);
                 round.waiters = waiters;
                 round.retries = retries;
+                round.not_before_ms = round.not_before_ms.max(not_before_ms);
             }
             None if !answered.waiters.is_empty() => {
                 self.due += 1;
@@ -201,6 +213,7 @@ impl<W> LeaseDesk<W> {
                         waiters: answered.waiters,
                         sent: None,
                         retries,
+                        not_before_ms,
                     },
                 );
             }

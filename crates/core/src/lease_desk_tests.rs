@@ -18,7 +18,7 @@ fn one_request_per_key_asks_for_every_waiting_call() {
     desk.join(OTHER, 7, 3);
     assert!(desk.has_due());
     assert_eq!(
-        desk.due(),
+        desk.due(0),
         [
             Due {
                 key_id: KEY.into(),
@@ -49,8 +49,8 @@ fn one_request_per_key_asks_for_every_waiting_call() {
     assert_eq!(desk.waiting(), 1);
     // A call still short after the answer starts the next round.
     desk.join(KEY, 5, 4);
-    assert_eq!(desk.due().len(), 1);
-    assert_eq!(desk.due()[0].want_micros, 5);
+    assert_eq!(desk.due(0).len(), 1);
+    assert_eq!(desk.due(0)[0].want_micros, 5);
 }
 
 #[test]
@@ -63,7 +63,7 @@ fn a_round_whose_owner_ended_is_sent_again_and_its_old_token_is_forgotten() {
     assert!(!desk.has_due(), "another context's end changes nothing");
     desk.owner_gone(1);
     assert!(desk.has_due());
-    assert_eq!(desk.due()[0].want_micros, 20);
+    assert_eq!(desk.due(0)[0].want_micros, 20);
     desk.sent(KEY, 101, 7, 9);
     assert!(desk.answered(100).is_none(), "the cancelled callout");
     assert_eq!(
@@ -88,7 +88,7 @@ fn calls_that_leave_stop_waiting_and_an_empty_round_is_not_sent() {
     desk.sent(OTHER, 100, 2, 9);
     desk.leave(|w| *w == 1 || *w == 2);
     assert!(!desk.has_due());
-    assert!(desk.due().is_empty());
+    assert!(desk.due(0).is_empty());
     assert_eq!(desk.waiting(), 0);
     // The round in flight still resolves (its grant is applied), with no one to wake.
     assert_eq!(parts(desk.answered(100)), Some((OTHER.into(), 9, vec![])));
@@ -102,12 +102,14 @@ fn a_failed_round_is_sent_again_a_bounded_number_of_times() {
     desk.join(KEY, 5, 2);
     let mut token = 100;
     desk.sent(KEY, token, 1, 9);
-    for _ in 0..MAX_LEASE_RETRIES {
+    for n in 1..=u64::from(MAX_LEASE_RETRIES) {
         let a = desk.answered(token).unwrap();
         assert!(a.may_retry());
-        desk.retry(a);
+        desk.retry(a, 1_000);
         assert!(desk.has_due());
-        assert_eq!(desk.due()[0].want_micros, 15, "the same calls");
+        let at = 1_000 + n * LEASE_RETRY_PAUSE_MS;
+        assert!(desk.due(at - 1).is_empty(), "retry {n} pauses");
+        assert_eq!(desk.due(at)[0].want_micros, 15, "the same calls");
         token += 1;
         desk.sent(KEY, token, 1, 9);
     }

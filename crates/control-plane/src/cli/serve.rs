@@ -64,8 +64,9 @@ pub struct ServeArgs {
     pub instance_ttl_ms: u64,
 
     /// How long a gateway's lease request that the cap has no room for waits for other
-    /// gateways to give back unused lease, in milliseconds; 0 answers at once.
-    #[arg(long, env = "KEYBRAKE_RECLAIM_WAIT_MS", default_value_t = 1_000)]
+    /// gateways to give back unused lease, in milliseconds; 0 answers at once. Keep it well
+    /// below the gateways' `lease_timeout_ms` (3000), which bounds the whole request.
+    #[arg(long, env = "KEYBRAKE_RECLAIM_WAIT_MS", default_value_t = 2_000)]
     pub reclaim_wait_ms: u64,
 
     /// Largest request body accepted, in bytes.
