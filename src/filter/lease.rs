@@ -67,7 +67,7 @@ impl VmState {
             match sent {
                 Ok(token) => {
                     self.metrics.lease_request();
-                    self.desk.sent(&d.key_id, token, owner, day);
+                    self.desk.sent(&d.key_id, token, owner, day, now);
                 }
                 Err(e) => {
                     log::warn!("keybrake: cannot ask the control plane for a lease: {e}");
@@ -118,15 +118,20 @@ pub fn on_answer(
     let (resolution, message) =
         lease_desk::resolve(&Shared, &round.key_id, round.day, status, body.as_deref());
     let key_id = round.key_id.clone();
+    let now = host::now_ms();
     if let Ok(mut vm) = vm_cell.try_borrow_mut() {
-        if resolution == Resolution::Failed && lease_desk::retryable(status) && round.may_retry() {
+        let budget = vm.config.lease_timeout_ms;
+        if resolution == Resolution::Failed
+            && lease_desk::retryable(status)
+            && round.may_retry(now, budget)
+        {
             // Another control-plane endpoint may answer: the cluster ejects the one that failed.
             // Sent again after a pause, from whichever callback of this worker comes first
             // then (at the latest the root's 50 ms tick).
             log::info!(
                 "keybrake: lease request for {key_id} failed (status {status}); sending it again"
             );
-            vm.desk.retry(round, host::now_ms());
+            vm.desk.retry(round, now);
             return;
         }
         vm.touched(&key_id);

@@ -59,6 +59,8 @@ struct Round<W> {
     retries: u8,
     /// Unix ms before which the round is not sent (a retry's pause).
     not_before_ms: u64,
+    /// Unix ms the round was first sent (retries included), 0 before.
+    first_sent_ms: u64,
 }
 
 /// A round whose answer came: hand it back with [`LeaseDesk::retry`] to send it again.
@@ -68,6 +70,7 @@ pub struct Answered<W> {
     /// The day the request asked about.
     pub day: u32,
     retries: u8,
+    first_sent_ms: u64,
     waiters: Vec<(W, u64)>,
 }
 
@@ -95,9 +98,11 @@ impl<W> Answered<W> {
         self.waiters.into_iter().map(|(w, _)| w).collect()
     }
 
-    /// Whether the round may still be sent again.
-    pub fn may_retry(&self) -> bool {
-        self.retries < MAX_LEASE_RETRIES
+    /// Whether the round may still be sent again at `now_ms`: fewer than
+    /// [`MAX_LEASE_RETRIES`] retries, and less than `budget_ms` since it was first sent (the
+    /// gateway's `lease_timeout_ms`: a control plane that hangs is not waited for again).
+    pub fn may_retry(&self, now_ms: u64, budget_ms: u64) -> bool {
+        self.retries < MAX_LEASE_RETRIES && now_ms.saturating_sub(self.first_sent_ms) < budget_ms
     }
 }
 
@@ -132,6 +137,7 @@ impl<W> LeaseDesk<W> {
                 sent: None,
                 retries: 0,
                 not_before_ms: 0,
+                first_sent_ms: 0,
             });
         if round.waiters.is_empty() && round.sent.is_none() {
             self.due += 1;
@@ -164,10 +170,13 @@ impl<W> LeaseDesk<W> {
             .collect()
     }
 
-    /// The round of `key_id` went out as callout `token`, owned by context `owner`, asking
-    /// about `day`.
-    pub fn sent(&mut self, key_id: &str, token: u32, owner: u32, day: u32) {
+    /// The round of `key_id` went out at `now_ms` as callout `token`, owned by context
+    /// `owner`, asking about `day`.
+    pub fn sent(&mut self, key_id: &str, token: u32, owner: u32, day: u32, now_ms: u64) {
         if let Some(round) = self.rounds.get_mut(key_id) {
+            if round.first_sent_ms == 0 {
+                round.first_sent_ms = now_ms;
+            }
             if round.sent.is_none() && !round.waiters.is_empty() {
                 self.due = self.due.saturating_sub(1);
             }
@@ -187,6 +196,7 @@ impl<W> LeaseDesk<W> {
             key_id,
             day: round.sent.map_or(0, |s| s.day),
             retries: round.retries,
+            first_sent_ms: round.first_sent_ms,
             waiters: round.waiters,
         })
     }
@@ -204,6 +214,7 @@ impl<W> LeaseDesk<W> {
                 round.waiters = waiters;
                 round.retries = retries;
                 round.not_before_ms = round.not_before_ms.max(not_before_ms);
+                round.first_sent_ms = answered.first_sent_ms;
             }
             None if !answered.waiters.is_empty() => {
                 self.due += 1;
@@ -214,6 +225,7 @@ impl<W> LeaseDesk<W> {
                         sent: None,
                         retries,
                         not_before_ms,
+                        first_sent_ms: answered.first_sent_ms,
                     },
                 );
             }

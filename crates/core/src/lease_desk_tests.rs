@@ -32,8 +32,8 @@ fn one_request_per_key_asks_for_every_waiting_call() {
             },
         ]
     );
-    desk.sent(KEY, 100, 1, 9);
-    desk.sent(OTHER, 101, 3, 9);
+    desk.sent(KEY, 100, 1, 9, 1_000);
+    desk.sent(OTHER, 101, 3, 9, 1_000);
     assert!(!desk.has_due(), "both rounds are in flight");
     // A call joining a round in flight waits on it; nothing more is sent.
     desk.join(KEY, 5, 4);
@@ -58,13 +58,13 @@ fn a_round_whose_owner_ended_is_sent_again_and_its_old_token_is_forgotten() {
     let mut desk = LeaseDesk::default();
     desk.join(KEY, 10, 1u32);
     desk.join(KEY, 10, 2);
-    desk.sent(KEY, 100, 1, 9);
+    desk.sent(KEY, 100, 1, 9, 1_000);
     desk.owner_gone(2);
     assert!(!desk.has_due(), "another context's end changes nothing");
     desk.owner_gone(1);
     assert!(desk.has_due());
     assert_eq!(desk.due(0)[0].want_micros, 20);
-    desk.sent(KEY, 101, 7, 9);
+    desk.sent(KEY, 101, 7, 9, 1_000);
     assert!(desk.answered(100).is_none(), "the cancelled callout");
     assert_eq!(
         parts(desk.answered(101)).map(|(_, _, w)| w),
@@ -74,7 +74,7 @@ fn a_round_whose_owner_ended_is_sent_again_and_its_old_token_is_forgotten() {
 
     // A round whose calls all left and whose owner ended is forgotten.
     desk.join(KEY, 10, 1u32);
-    desk.sent(KEY, 102, 1, 9);
+    desk.sent(KEY, 102, 1, 9, 1_000);
     desk.leave(|w| *w == 1);
     desk.owner_gone(1);
     assert!(desk.is_empty() && !desk.has_due());
@@ -85,7 +85,7 @@ fn calls_that_leave_stop_waiting_and_an_empty_round_is_not_sent() {
     let mut desk = LeaseDesk::default();
     desk.join(KEY, 10, 1u32);
     desk.join(OTHER, 10, 2);
-    desk.sent(OTHER, 100, 2, 9);
+    desk.sent(OTHER, 100, 2, 9, 1_000);
     desk.leave(|w| *w == 1 || *w == 2);
     assert!(!desk.has_due());
     assert!(desk.due(0).is_empty());
@@ -101,20 +101,20 @@ fn a_failed_round_is_sent_again_a_bounded_number_of_times() {
     desk.join(KEY, 10, 1u32);
     desk.join(KEY, 5, 2);
     let mut token = 100;
-    desk.sent(KEY, token, 1, 9);
+    desk.sent(KEY, token, 1, 9, 1_000);
     for n in 1..=u64::from(MAX_LEASE_RETRIES) {
         let a = desk.answered(token).unwrap();
-        assert!(a.may_retry());
+        assert!(a.may_retry(1_000, 3_000));
         desk.retry(a, 1_000);
         assert!(desk.has_due());
         let at = 1_000 + n * LEASE_RETRY_PAUSE_MS;
         assert!(desk.due(at - 1).is_empty(), "retry {n} pauses");
         assert_eq!(desk.due(at)[0].want_micros, 15, "the same calls");
         token += 1;
-        desk.sent(KEY, token, 1, 9);
+        desk.sent(KEY, token, 1, 9, 1_000);
     }
     let a = desk.answered(token).unwrap();
-    assert!(!a.may_retry(), "retries are bounded");
+    assert!(!a.may_retry(1_000, 3_000), "retries are bounded");
     assert_eq!(a.into_waiters(), vec![1, 2]);
     assert!(desk.is_empty());
     for (status, again) in [
@@ -129,6 +129,22 @@ fn a_failed_round_is_sent_again_a_bounded_number_of_times() {
     ] {
         assert_eq!(retryable(status), again, "status {status}");
     }
+}
+
+#[test]
+fn a_round_is_not_sent_again_past_the_lease_timeout_from_its_first_send() {
+    let mut desk = LeaseDesk::default();
+    desk.join(KEY, 10, 1u32);
+    desk.sent(KEY, 100, 1, 9, 1_000);
+    let a = desk.answered(100).unwrap();
+    assert!(a.may_retry(3_999, 3_000));
+    desk.retry(a, 3_999);
+    desk.sent(KEY, 101, 1, 9, 4_500);
+    let a = desk.answered(101).unwrap();
+    assert!(
+        !a.may_retry(4_000, 3_000),
+        "timed from the first send, not the retry"
+    );
 }
 
 #[test]
