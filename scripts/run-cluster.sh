@@ -175,6 +175,7 @@ while true; do
         if kill -0 "${pids[i]}" 2>/dev/null; then live+=("${pids[i]}"); fi
     done
     ((${#live[@]} > 0)) || break
+    status=0
     wait -n "${live[@]}" || status=$?
     stop="" cps=0
     for i in "${!pids[@]}"; do
