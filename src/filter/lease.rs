@@ -108,38 +108,36 @@ pub fn on_answer(
     else {
         return;
     };
-    // Reading a failed callout's headers would trap in Envoy: never ask then.
-    let status = if num_headers == 0 {
-        0
-    } else {
-        host::answered_call_status()
-    };
+    // Reading a failed callout's headers would trap in Envoy: `call_status` never asks then.
+    let status = host::call_status(num_headers);
     let body = (status == 200).then(|| host::call_body(body_size));
-    let (resolution, message) =
-        lease_desk::resolve(&Shared, &round.key_id, round.day, status, body.as_deref());
-    let key_id = round.key_id.clone();
     let now = host::now_ms();
-    if let Ok(mut vm) = vm_cell.try_borrow_mut() {
-        let budget = vm.config.lease_timeout_ms;
-        if resolution == Resolution::Failed
-            && lease_desk::retryable(status)
-            && round.may_retry(now, budget)
-        {
-            // Another control-plane endpoint may answer: the cluster ejects the one that failed.
-            // Sent again after a pause, from whichever callback of this worker comes first
-            // then (at the latest the root's 50 ms tick).
-            log::info!(
-                "keybrake: lease request for {key_id} failed (status {status}); sending it again"
-            );
-            vm.desk.retry(round, now);
+    let concluded = match vm_cell.try_borrow_mut() {
+        Ok(mut vm) => {
+            let budget = vm.config.lease_timeout_ms;
+            let concluded = vm
+                .desk
+                .conclude(&Shared, round, status, body.as_deref(), now, budget);
+            if let Some(c) = &concluded {
+                vm.touched(&c.key_id);
+            }
+            concluded
+        }
+        // Never so (no borrow is held across callbacks); if it were, fail the calls closed.
+        Err(_) => {
+            wake(vm_cell, round.into_waiters(), Resolution::Failed, owner);
             return;
         }
-        vm.touched(&key_id);
-    }
-    if let Some(message) = message {
+    };
+    // `None`: the round is sent again after a pause, from whichever callback of this worker
+    // comes first then (at the latest the root's 50 ms tick).
+    let Some(c) = concluded else {
+        return;
+    };
+    if let Some(message) = c.message {
         log::warn!("{message}");
     }
-    wake(vm_cell, round.into_waiters(), resolution, owner);
+    wake(vm_cell, c.waiters, c.resolution, owner);
     send_due(vm_cell, owner);
 }
 

@@ -583,7 +583,7 @@ impl Flow {
         &mut self,
         host: &mut H,
         mut costed: Box<Costed>,
-        when_short: impl Into<Option<DenyReason>>,
+        when_short: Option<DenyReason>,
     ) -> Step {
         let amount = reservation(costed.estimate);
         match ledger::reserve(host, &costed.key_id, costed.day, amount) {
@@ -603,7 +603,7 @@ impl Flow {
                 )));
                 Step::Continue
             }
-            Ok(Reservation::Short { shortfall }) => match when_short.into() {
+            Ok(Reservation::Short { shortfall }) => match when_short {
                 Some(reason) => self.refuse_costed(host, reason, &costed),
                 None if costed.lease_attempts < MAX_LEASE_ATTEMPTS => {
                     costed.lease_attempts += 1;

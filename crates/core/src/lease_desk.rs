@@ -63,7 +63,7 @@ struct Round<W> {
     first_sent_ms: u64,
 }
 
-/// A round whose answer came: hand it back with [`LeaseDesk::retry`] to send it again.
+/// A round whose answer came: hand it to [`LeaseDesk::conclude`] with the answer.
 #[derive(Debug)]
 pub struct Answered<W> {
     pub key_id: String,
@@ -72,6 +72,17 @@ pub struct Answered<W> {
     retries: u8,
     first_sent_ms: u64,
     waiters: Vec<(W, u64)>,
+}
+
+/// A round that ended: how, what to log, and every call that waited on it, in the order they
+/// joined.
+#[derive(Debug)]
+pub struct Concluded<W> {
+    pub key_id: String,
+    pub resolution: Resolution,
+    /// Said at warn level when the round failed.
+    pub message: Option<String>,
+    pub waiters: Vec<W>,
 }
 
 /// How many times a round is sent again after its request failed in a way another control
@@ -101,7 +112,7 @@ impl<W> Answered<W> {
     /// Whether the round may still be sent again at `now_ms`: fewer than
     /// [`MAX_LEASE_RETRIES`] retries, and less than `budget_ms` since it was first sent (the
     /// gateway's `lease_timeout_ms`: a control plane that hangs is not waited for again).
-    pub fn may_retry(&self, now_ms: u64, budget_ms: u64) -> bool {
+    fn may_retry(&self, now_ms: u64, budget_ms: u64) -> bool {
         self.retries < MAX_LEASE_RETRIES && now_ms.saturating_sub(self.first_sent_ms) < budget_ms
     }
 }
@@ -112,8 +123,6 @@ pub struct LeaseDesk<W> {
     rounds: BTreeMap<String, Round<W>>,
     /// Token of a sent round → its key.
     tokens: BTreeMap<u32, String>,
-    /// Rounds with waiters and nothing in flight.
-    due: usize,
 }
 
 impl<W> Default for LeaseDesk<W> {
@@ -121,7 +130,6 @@ impl<W> Default for LeaseDesk<W> {
         Self {
             rounds: BTreeMap::new(),
             tokens: BTreeMap::new(),
-            due: 0,
         }
     }
 }
@@ -139,26 +147,21 @@ impl<W> LeaseDesk<W> {
                 not_before_ms: 0,
                 first_sent_ms: 0,
             });
-        if round.waiters.is_empty() && round.sent.is_none() {
-            self.due += 1;
-        }
         round.waiters.push((waiter, shortfall));
     }
 
-    /// Whether a round waits to be sent (checked on every callback: no allocation).
+    /// Whether a round waits to be sent (checked on every callback: no allocation, and the
+    /// desk holds only keys with calls waiting, so it is empty in steady state). Every round
+    /// the desk holds has a call waiting or a request in flight.
     pub fn has_due(&self) -> bool {
-        self.due > 0
+        self.rounds.values().any(|r| r.sent.is_none())
     }
 
     /// The rounds to send at `now_ms` (Unix ms).
     pub fn due(&self, now_ms: u64) -> Vec<Due> {
-        if self.due == 0 {
-            return Vec::new();
-        }
         self.rounds
             .iter()
-            .filter(|(_, r)| r.sent.is_none() && !r.waiters.is_empty())
-            .filter(|(_, r)| r.not_before_ms <= now_ms)
+            .filter(|(_, r)| r.sent.is_none() && r.not_before_ms <= now_ms)
             .map(|(key_id, r)| Due {
                 key_id: key_id.clone(),
                 want_micros: r
@@ -176,9 +179,6 @@ impl<W> LeaseDesk<W> {
         if let Some(round) = self.rounds.get_mut(key_id) {
             if round.first_sent_ms == 0 {
                 round.first_sent_ms = now_ms;
-            }
-            if round.sent.is_none() && !round.waiters.is_empty() {
-                self.due = self.due.saturating_sub(1);
             }
             if let Some(old) = round.sent.replace(Sent { token, owner, day }) {
                 self.tokens.remove(&old.token);
@@ -204,7 +204,7 @@ impl<W> LeaseDesk<W> {
     /// Puts an answered round back, due from `now_ms` + its pause ([`LEASE_RETRY_PAUSE_MS`]),
     /// to be sent again (its request failed). Calls that joined the key since the answer came
     /// wait on it too.
-    pub fn retry(&mut self, answered: Answered<W>, now_ms: u64) {
+    fn retry(&mut self, answered: Answered<W>, now_ms: u64) {
         let retries = answered.retries.saturating_add(1);
         let not_before_ms = now_ms.saturating_add(LEASE_RETRY_PAUSE_MS * u64::from(retries));
         match self.rounds.get_mut(&answered.key_id) {
@@ -217,7 +217,6 @@ impl<W> LeaseDesk<W> {
                 round.first_sent_ms = answered.first_sent_ms;
             }
             None if !answered.waiters.is_empty() => {
-                self.due += 1;
                 self.rounds.insert(
                     answered.key_id,
                     Round {
@@ -233,14 +232,42 @@ impl<W> LeaseDesk<W> {
         }
     }
 
+    /// Takes the control plane's answer to `round` (`status` 0: none came; `body` read only
+    /// for a 200). A failure another replica could answer ([`retryable`]), while the round has
+    /// retries left and was first sent less than `budget_ms` (the gateway's `lease_timeout_ms`)
+    /// before `now_ms`, puts the round back to be sent again after its pause: `None`. Anything
+    /// else is applied to the budget record once ([`resolve`]) and comes back with every call
+    /// to wake.
+    pub fn conclude<H: SharedData + ?Sized>(
+        &mut self,
+        shared: &H,
+        round: Answered<W>,
+        status: u32,
+        body: Option<&[u8]>,
+        now_ms: u64,
+        budget_ms: u64,
+    ) -> Option<Concluded<W>> {
+        let (resolution, message) = resolve(shared, &round.key_id, round.day, status, body);
+        if resolution == Resolution::Failed
+            && retryable(status)
+            && round.may_retry(now_ms, budget_ms)
+        {
+            self.retry(round, now_ms);
+            return None;
+        }
+        Some(Concluded {
+            key_id: round.key_id.clone(),
+            resolution,
+            message,
+            waiters: round.into_waiters(),
+        })
+    }
+
     /// The round of `key_id` could not be sent: every call that waited on it.
     pub fn not_sent(&mut self, key_id: &str) -> Vec<W> {
         let Some(round) = self.rounds.remove(key_id) else {
             return Vec::new();
         };
-        if round.sent.is_none() && !round.waiters.is_empty() {
-            self.due = self.due.saturating_sub(1);
-        }
         if let Some(s) = round.sent {
             self.tokens.remove(&s.token);
         }
@@ -249,38 +276,24 @@ impl<W> LeaseDesk<W> {
 
     /// Context `owner` ended: Envoy cancels its callouts, so their rounds are due again.
     pub fn owner_gone(&mut self, owner: u32) {
-        let mut due = 0;
         let tokens = &mut self.tokens;
         self.rounds.retain(|_, round| {
             if let Some(s) = round.sent.filter(|s| s.owner == owner) {
                 tokens.remove(&s.token);
                 round.sent = None;
-                if round.waiters.is_empty() {
-                    return false;
-                }
-                due += 1;
             }
-            true
+            round.sent.is_some() || !round.waiters.is_empty()
         });
-        self.due += due;
     }
 
     /// Calls for which `gone` holds stop waiting (their client went away); a round left
     /// without a call is dropped (its callout's answer, if one is in flight, is still applied
     /// when it comes).
     pub fn leave(&mut self, gone: impl Fn(&W) -> bool) {
-        let mut emptied = Vec::new();
-        for (key_id, round) in &mut self.rounds {
-            let before = round.waiters.len();
+        self.rounds.retain(|_, round| {
             round.waiters.retain(|(w, _)| !gone(w));
-            if before > 0 && round.waiters.is_empty() && round.sent.is_none() {
-                self.due = self.due.saturating_sub(1);
-                emptied.push(key_id.clone());
-            }
-        }
-        for key_id in emptied {
-            self.rounds.remove(&key_id);
-        }
+            round.sent.is_some() || !round.waiters.is_empty()
+        });
     }
 
     /// Whether no round is open (checked when a stream ends: no work then).
@@ -288,8 +301,9 @@ impl<W> LeaseDesk<W> {
         self.rounds.is_empty() && self.tokens.is_empty()
     }
 
-    /// Calls waiting, over every key (a gauge for tests and metrics).
-    pub fn waiting(&self) -> usize {
+    /// Calls waiting, over every key.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
         self.rounds.values().map(|r| r.waiters.len()).sum()
     }
 }

@@ -148,6 +148,44 @@ fn a_round_is_not_sent_again_past_the_lease_timeout_from_its_first_send() {
 }
 
 #[test]
+fn an_answer_concludes_the_round_or_puts_it_back_for_a_retry() {
+    let shared = shared_with_record();
+    let mut desk = LeaseDesk::default();
+    desk.join(KEY, 10, 1u32);
+    desk.sent(KEY, 100, 1, 9, 1_000);
+    // Lost with a replica: sent again after its pause.
+    let a = desk.answered(100).unwrap();
+    assert!(desk.conclude(&shared, a, 503, None, 1_100, 3_000).is_none());
+    assert!(desk.has_due());
+    assert!(desk.due(1_100).is_empty() && desk.due(1_100 + LEASE_RETRY_PAUSE_MS).len() == 1);
+    desk.sent(KEY, 101, 1, 9, 1_400);
+    // A refusal no other replica would change: concluded, its calls refused.
+    let a = desk.answered(101).unwrap();
+    let c = desk
+        .conclude(&shared, a, 401, Some(&b"{}"[..]), 1_500, 3_000)
+        .unwrap();
+    assert_eq!((c.resolution, c.waiters), (Resolution::Failed, vec![1]));
+    assert!(c.message.unwrap().contains("status 401"));
+    // A grant: applied once, its calls woken to try again.
+    desk.join(KEY, 10, 2);
+    desk.sent(KEY, 102, 1, 9, 2_000);
+    let body = serde_json::to_vec(&grant(9, 50, 1)).unwrap();
+    let a = desk.answered(102).unwrap();
+    let c = desk
+        .conclude(&shared, a, 200, Some(&body), 2_100, 3_000)
+        .unwrap();
+    assert_eq!((c.resolution, c.waiters), (Resolution::Grew, vec![2]));
+    assert_eq!(ledger::read(&shared, KEY).unwrap().lease, 50);
+    assert!(desk.is_empty());
+    // Past the lease timeout, even a retryable failure concludes.
+    desk.join(KEY, 10, 3);
+    desk.sent(KEY, 103, 1, 9, 5_000);
+    let a = desk.answered(103).unwrap();
+    let c = desk.conclude(&shared, a, 0, None, 8_000, 3_000).unwrap();
+    assert_eq!(c.resolution, Resolution::Failed);
+}
+
+#[test]
 fn a_round_that_cannot_be_sent_hands_back_its_calls() {
     let mut desk = LeaseDesk::default();
     desk.join(KEY, 10, 1u32);

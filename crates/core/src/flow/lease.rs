@@ -32,7 +32,7 @@ impl Flow {
         };
         let step = match resolution {
             Resolution::Failed => self.refuse_costed(host, DenyReason::PolicyUnavailable, &costed),
-            Resolution::NoRoom => self.reserve_or(host, costed, DenyReason::SpendCapExceeded),
+            Resolution::NoRoom => self.reserve_or(host, costed, Some(DenyReason::SpendCapExceeded)),
             Resolution::Grew => self.reserve(host, costed),
         };
         if step == Step::Continue {
