@@ -15,7 +15,12 @@
 //! `KEYBRAKE_BENCH_SCALE_CHANGES` (issue-and-revoke rounds timed at 100k keys, 30),
 //! `KEYBRAKE_BENCH_AB=<.wasm>[,<.wasm>…]` (throughput only, nothing written: plain Envoy,
 //! keybrake with `KEYBRAKE_BENCH_WASM` and keybrake with each of these files, interleaved in the
-//! same rounds, for comparing builds of the filter in the same time window on a noisy machine).
+//! same rounds, for comparing builds of the filter in the same time window on a noisy machine),
+//! `KEYBRAKE_BENCH_AB_CONFIG` (the filter configuration, JSON, of the builds `KEYBRAKE_BENCH_AB`
+//! names; A keeps the shipped one: for comparing a setting, such as
+//! `{"access_log_fields":"record"}`, with the same `.wasm` named in both),
+//! `KEYBRAKE_BENCH_HOLD=1` (start the stack, print its ports, pids and the vault key, and keep it
+//! up until Ctrl-C: for `perf` or a hand-run `wrk` against one gateway).
 
 mod api;
 mod audit;
@@ -105,11 +110,30 @@ async fn main() -> anyhow::Result<()> {
     let http = api::client()?;
     api::first_allowed(&http, kb.port, &key, "keybrake").await?;
 
+    if env("KEYBRAKE_BENCH_HOLD", 0) == 1 {
+        for gw in [&plain, &kb] {
+            println!(
+                "bench hold: {} gateway http://127.0.0.1:{} (Envoy pid {})",
+                gw.name,
+                gw.port,
+                gw.proc.pid()
+            );
+        }
+        println!("bench hold: vault key {key}");
+        println!("bench hold: logs and configs in {}", paths.dir.display());
+        println!("bench hold: Ctrl-C stops it");
+        tokio::signal::ctrl_c().await?;
+        drop((plain, kb, cp, upstream));
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Ok(());
+    }
     if let Ok(others) = std::env::var("KEYBRAKE_BENCH_AB") {
         let mut builds = Vec::new();
         for (i, wasm) in others.split(',').enumerate() {
             let paths_b = Paths {
                 wasm: wasm.into(),
+                filter_config: std::env::var("KEYBRAKE_BENCH_AB_CONFIG")
+                    .unwrap_or_else(|_| paths.filter_config.clone()),
                 ..paths.clone()
             };
             let name = format!("keybrake-{}", char::from(b'b' + i as u8));

@@ -19,7 +19,13 @@ pub struct Paths {
     pub bin_dir: PathBuf,
     pub wrk: PathBuf,
     pub dir: PathBuf,
+    /// The keybrake filter's configuration (JSON): [`DEFAULT_FILTER_CONFIG`], or
+    /// `KEYBRAKE_BENCH_AB_CONFIG` for the builds `KEYBRAKE_BENCH_AB` names.
+    pub filter_config: String,
 }
+
+/// The filter configuration of the shipped Envoy configs (`envoy/envoy.yaml`).
+pub const DEFAULT_FILTER_CONFIG: &str = r#"{"max_snapshot_age_ms":60000}"#;
 
 impl Paths {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -38,6 +44,7 @@ impl Paths {
             wrk: var("KEYBRAKE_BENCH_WRK")?,
             root,
             dir,
+            filter_config: DEFAULT_FILTER_CONFIG.to_owned(),
         })
     }
 }
@@ -167,6 +174,7 @@ pub async fn start_gateway(
         values.push(("CONTROL_PLANE_PORT", cp.port.to_string()));
         values.push(("WASM_PATH", paths.wasm.display().to_string()));
         values.push(("GATEWAY_ID", name.to_owned()));
+        values.push(("FILTER_CONFIG", paths.filter_config.clone()));
     }
     let config = paths.dir.join(format!("{name}.yaml"));
     std::fs::write(&config, render(&template, &values)?)?;

@@ -26,6 +26,8 @@ pub struct StackOptions {
     pub poll_wait_ms: u64,
     /// More fields for the sync service's configuration, as JSON members: `"a":1,"b":2`.
     pub sync_extra: String,
+    /// More fields for the filter's configuration, as JSON members: `"a":1,"b":2`.
+    pub filter_extra: String,
     /// More environment for the control plane.
     pub cp_env: Vec<(String, String)>,
     /// Treat the test's own clients (loopback) as internal, the way a mesh operator marks pod
@@ -55,6 +57,7 @@ impl Default for StackOptions {
             max_snapshot_age_ms: 60_000,
             poll_wait_ms: 20_000,
             sync_extra: String::new(),
+            filter_extra: String::new(),
             cp_env: Vec::new(),
             trust_loopback_clients: false,
             istio_wasmplugin_shape: false,
@@ -350,10 +353,17 @@ impl Stack {
         };
         rendered
             .replace(hcm, trust)
-            .replace(
-                default_age,
-                &format!("\"max_snapshot_age_ms\":{}", opts.max_snapshot_age_ms),
-            )
+            .replace(default_age, &{
+                let extra = if opts.filter_extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(",{}", opts.filter_extra)
+                };
+                format!(
+                    "\"max_snapshot_age_ms\":{}{extra}",
+                    opts.max_snapshot_age_ms
+                )
+            })
             .replace(default_wait, &{
                 let extra = if opts.sync_extra.is_empty() {
                     String::new()

@@ -307,7 +307,33 @@ async fn revocation_bites_on_the_next_request() {
 
 #[tokio::test]
 async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
-    let stack = Stack::start().await;
+    access_log_lines_carry_the_fields(AccessLogMode::Each).await;
+}
+
+/// `"access_log_fields":"record"`: the same fields, in one `wasm.keybrake` entry holding a JSON
+/// object, and none of the eight single entries.
+#[tokio::test]
+async fn the_record_mode_writes_the_fields_as_one_json_entry() {
+    access_log_lines_carry_the_fields(AccessLogMode::Record).await;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum AccessLogMode {
+    Each,
+    Record,
+}
+
+/// One allowed $10 charge and one refusal; their access-log lines name the key and say what
+/// each call did, in the filter-state entries `mode` writes.
+async fn access_log_lines_carry_the_fields(mode: AccessLogMode) {
+    let stack = Stack::start_with(StackOptions {
+        filter_extra: match mode {
+            AccessLogMode::Each => String::new(),
+            AccessLogMode::Record => r#""access_log_fields":"record""#.into(),
+        },
+        ..StackOptions::default()
+    })
+    .await;
     let key = stack
         .issue(stripe_key_body(&["POST /v1/payment_intents"], json!("30m")))
         .await;
@@ -323,66 +349,88 @@ async fn every_call_writes_an_access_log_line_with_keybrake_fields() {
         .unwrap();
     assert_eq!(denied.status(), 403);
 
+    let unset = |v: Option<&Value>| v.is_some_and(|v| v.is_null() || v == "-");
+    // Each line's keybrake fields, from wherever `mode` puts them, named as the single
+    // entries are (`keybrake_NAME`).
+    let fields = |line: &Value| -> serde_json::Map<String, Value> {
+        match mode {
+            AccessLogMode::Each => {
+                assert!(unset(line.get("keybrake")), "no record entry: {line}");
+                line.as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, v)| k.starts_with("keybrake_") && !unset(Some(v)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }
+            AccessLogMode::Record => {
+                for (k, v) in line.as_object().unwrap() {
+                    assert!(
+                        !k.starts_with("keybrake_") || unset(Some(v)),
+                        "{k} set in record mode: {line}"
+                    );
+                }
+                let record: serde_json::Map<String, Value> =
+                    serde_json::from_str(line["keybrake"].as_str().unwrap_or("{}"))
+                        .expect("the record entry is one JSON object");
+                record
+                    .into_iter()
+                    .map(|(k, v)| (format!("keybrake_{k}"), v))
+                    .collect()
+            }
+        }
+    };
     let lines = wait_until(
         Duration::from_secs(10),
         "two access-log lines naming the key",
         || {
-            let lines: Vec<Value> = stack
+            let lines: Vec<(Value, serde_json::Map<String, Value>)> = stack
                 .access_log(0)
                 .into_iter()
-                .filter(|l| l["keybrake_key_id"] == key.key_id.as_str())
+                .map(|l| {
+                    let f = fields(&l);
+                    (l, f)
+                })
+                .filter(|(_, f)| f.get("keybrake_key_id") == Some(&json!(key.key_id)))
                 .collect();
             async move { (lines.len() >= 2).then_some(lines) }
         },
     )
     .await;
-    let allowed = lines
+    let (allowed_line, allowed) = lines
         .iter()
-        .find(|l| l["keybrake_decision"] == "allow")
+        .find(|(_, f)| f["keybrake_decision"] == "allow")
         .expect("an allow line");
-    let refused = lines
+    let (refused_line, refused) = lines
         .iter()
-        .find(|l| l["keybrake_decision"] == "deny")
+        .find(|(_, f)| f["keybrake_decision"] == "deny")
         .expect("a deny line");
     for (line, name) in [(allowed, "allow"), (refused, "deny")] {
         assert_eq!(
-            line["keybrake_key_id"],
-            key.key_id.as_str(),
-            "{name}: key id in {line}"
-        );
-        assert_eq!(
             line["keybrake_label"], "billing-agent/42",
-            "{name}: label in {line}"
+            "{name}: {line:?}"
         );
-        assert_eq!(
-            line["keybrake_vendor"], "stripe",
-            "{name}: vendor in {line}"
-        );
-        assert_eq!(line["keybrake_cap_usd"], "500.00", "{name}: cap in {line}");
+        assert_eq!(line["keybrake_vendor"], "stripe", "{name}: {line:?}");
+        assert_eq!(line["keybrake_cap_usd"], "500.00", "{name}: {line:?}");
     }
-    // The filter sets its fields once, when the call ends: each documented
-    // `%FILTER_STATE(wasm.NAME:PLAIN)%` prints the call's value, and a field the call has no
-    // value for (a refusal's cost) prints nothing.
+    // The filter sets its fields once, when the call ends: each documented field holds the
+    // call's value, and a field the call has no value for (a refusal's cost) is left out.
     for (field, want) in [
         ("keybrake_cost_usd", "10.00"),
         ("keybrake_cost_source", "response"),
         ("keybrake_spend_usd", "10.00"),
     ] {
-        assert_eq!(allowed[field], want, "allow: {field} in {allowed}");
-        assert!(
-            refused.get(field).is_some_and(|v| v.is_null() || v == "-"),
-            "deny: {field} in {refused}"
-        );
+        assert_eq!(allowed[field], want, "allow: {field} in {allowed:?}");
+        assert!(!refused.contains_key(field), "deny: {field} in {refused:?}");
     }
     assert!(
-        allowed
-            .get("keybrake_deny_reason")
-            .is_some_and(|v| v.is_null() || v == "-"),
-        "allow: no deny reason in {allowed}"
+        !allowed.contains_key("keybrake_deny_reason"),
+        "allow: no deny reason in {allowed:?}"
     );
     assert_eq!(refused["keybrake_deny_reason"], "endpoint_not_allowed");
-    assert_eq!(refused["response_code"], 403);
-    assert_eq!(allowed["response_code"], 200);
+    assert_eq!(allowed.len(), 8, "{allowed:?}");
+    assert_eq!(refused_line["response_code"], 403);
+    assert_eq!(allowed_line["response_code"], 200);
     let text = std::fs::read_to_string(&stack.gateways[0].access_log).unwrap();
     assert!(
         !text.contains(&key.vault_key) && !text.contains(STRIPE_KEY),

@@ -23,6 +23,25 @@ fn configs_default_and_refuse_unknown_fields() {
 }
 
 #[test]
+fn the_access_log_fields_mode_is_each_unless_set() {
+    assert_eq!(
+        FilterConfig::default().access_log_fields,
+        AccessLogFields::Each
+    );
+    for (json, want) in [
+        ("each", AccessLogFields::Each),
+        ("record", AccessLogFields::Record),
+        ("none", AccessLogFields::None),
+    ] {
+        let f: FilterConfig =
+            serde_json::from_str(&format!(r#"{{"access_log_fields":"{json}"}}"#)).unwrap();
+        assert_eq!(f.access_log_fields, want);
+    }
+    let e = serde_json::from_str::<FilterConfig>(r#"{"access_log_fields":"one"}"#).unwrap_err();
+    assert!(e.to_string().contains("unknown variant `one`"), "{e}");
+}
+
+#[test]
 fn validation_names_the_field() {
     let base = SyncConfig::default;
     let cases = [

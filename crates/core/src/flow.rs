@@ -25,7 +25,7 @@
 //! end.
 
 use crate::audit::AuditRecord;
-use crate::config::FilterConfig;
+use crate::config::{AccessLogFields, FilterConfig};
 use crate::cost::{self, Estimate};
 use crate::currency::Rates;
 use crate::decide::{self, RequestFacts};
@@ -124,6 +124,8 @@ pub struct Limits {
     /// False under Istio's WasmPlugin, which cannot hold a request for its body: costed calls
     /// that have a body are then refused up front.
     pub headers_pause_delivers_body: bool,
+    /// How the call's access-log fields are written.
+    pub access_log_fields: AccessLogFields,
 }
 
 impl From<&FilterConfig> for Limits {
@@ -131,6 +133,7 @@ impl From<&FilterConfig> for Limits {
         Self {
             max_request_body_bytes: c.max_request_body_bytes,
             headers_pause_delivers_body: c.headers_pause_delivers_body,
+            access_log_fields: c.access_log_fields,
         }
     }
 }
@@ -722,7 +725,7 @@ impl Flow {
             self.finish(host);
         }
         self.phase = Phase::Idle;
-        self.log.write_fields(host);
+        self.log.write_fields(host, self.limits.access_log_fields);
         let status = match self.log.status {
             Some(s) => s,
             None => host.response_code(),

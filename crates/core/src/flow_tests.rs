@@ -1,9 +1,10 @@
 //! The flow of one call on the host: a scripted fake of Envoy and the worker's VM that counts
 //! every host call, so the host work per kind of call is held here.
 
-use super::log::{FIELD_COST_SOURCE, FIELD_DECISION, FIELD_DENY_REASON, FIELD_SPEND};
+use super::log::{FIELD_COST_SOURCE, FIELD_DECISION, FIELD_DENY_REASON, FIELD_RECORD, FIELD_SPEND};
 use super::*;
 use crate::audit::Decision;
+use crate::config::AccessLogFields;
 use crate::endpoint::EndpointPattern;
 use crate::key::VaultKey;
 use crate::lease_desk::Resolution;
@@ -881,4 +882,56 @@ fn host_calls_per_call_stay_within_budget() {
     assert_eq!(free.calls_of("response_headers"), 0);
     assert_eq!(free.calls_of("response_header"), 2);
     assert_eq!(refused.calls_of("set_property"), 6);
+}
+
+/// `access_log_fields: "record"`: one filter-state entry holding every field as JSON, named
+/// without the prefix, with the values the eight entries would have held; `"none"`: nothing.
+#[test]
+fn the_access_log_fields_go_in_one_entry_or_none_as_configured() {
+    let run = |mode: AccessLogFields, call: fn(&mut Fake) -> Flow, lease: u64| {
+        let mut host = host_with_lease(lease);
+        let flow = call(&mut host);
+        // Each helper ran the call with the default mode: write again with `mode` on a host
+        // that forgot the first write.
+        host.fields.clear();
+        host.calls.borrow_mut().remove("set_property");
+        flow.log.write_fields(&mut host, mode);
+        let n = host.calls_of("set_property");
+        (host.fields, n)
+    };
+    for (name, call, lease) in [
+        ("costed", costed_call as fn(&mut Fake) -> Flow, 100_000_000),
+        ("free", free_call, 0),
+        ("refused", refused_call, 0),
+    ] {
+        let (each, n_each) = run(AccessLogFields::Each, call, lease);
+        let (record, n_record) = run(AccessLogFields::Record, call, lease);
+        let (none, n_none) = run(AccessLogFields::None, call, lease);
+        assert_eq!(n_each, each.len(), "{name}");
+        assert_eq!((n_record, n_none, none.len()), (1, 0, 0), "{name}");
+        let json: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&record[FIELD_RECORD]).unwrap();
+        let as_each: BTreeMap<String, String> = json
+            .into_iter()
+            .map(|(k, v)| (format!("keybrake_{k}"), v.as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(as_each, each, "{name}: the same fields and values");
+    }
+}
+
+#[test]
+fn a_label_with_quotes_stays_one_json_string_in_the_record_entry() {
+    let mut log = log::CallLog::default();
+    log.key(
+        Some(Vendor::Stripe),
+        Some(log::KeyNames {
+            key_id: "kb_1".into(),
+            label: "run \"7\"\\\n\u{1}".into(),
+            daily_cap_micros: 1_500_000,
+        }),
+    );
+    let json: serde_json::Value = serde_json::from_str(&log.fields_json()).unwrap();
+    assert_eq!(json["label"], "run \"7\"\\\n\u{1}");
+    assert_eq!(json["cap_usd"], "1.50");
+    assert_eq!(json["vendor"], "stripe");
 }

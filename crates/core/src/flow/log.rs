@@ -1,8 +1,10 @@
 //! What one call leaves behind: the access-log fields (Envoy filter state `wasm.keybrake_*`,
-//! all set in one place when the call ends) and one audit record for the control plane.
+//! or the one `wasm.keybrake` entry holding them all, set in one place when the call ends) and
+//! one audit record for the control plane.
 
 use super::Host;
 use crate::audit::{AuditRecord, Decision};
+use crate::config::AccessLogFields;
 use crate::cost::CostSource;
 use crate::deny::DenyReason;
 use crate::money::format_usd;
@@ -19,6 +21,9 @@ pub const FIELD_DENY_REASON: &str = "keybrake_deny_reason";
 pub const FIELD_COST: &str = "keybrake_cost_usd";
 pub const FIELD_COST_SOURCE: &str = "keybrake_cost_source";
 pub const FIELD_SPEND: &str = "keybrake_spend_usd";
+/// The one entry of [`AccessLogFields::Record`]: the fields above as one JSON object, each
+/// named without its `keybrake_` prefix. A stable interface too.
+pub const FIELD_RECORD: &str = "keybrake";
 
 /// The key a call presented, as the log names it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -116,10 +121,34 @@ impl CallLog {
         out
     }
 
-    /// Sets every field at once (one `set_property` each).
-    pub fn write_fields<H: Host>(&self, host: &mut H) {
-        for (name, value) in self.fields() {
-            host.set_log_field(name, &value);
+    /// The fields as one JSON object, in the order [`Self::fields`] gives them, each named
+    /// without its `keybrake_` prefix: `{"vendor":"stripe","key_id":"kb_…",…}`.
+    pub fn fields_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        for (i, (name, value)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(&mut out, name.strip_prefix("keybrake_").unwrap_or(name));
+            out.push(':');
+            push_json_string(&mut out, value);
+        }
+        out.push('}');
+        out
+    }
+
+    /// Sets the fields at once, as `mode` says: one `set_property` each, one for them all, or
+    /// none.
+    pub fn write_fields<H: Host>(&self, host: &mut H, mode: AccessLogFields) {
+        match mode {
+            AccessLogFields::Each => {
+                for (name, value) in self.fields() {
+                    host.set_log_field(name, &value);
+                }
+            }
+            AccessLogFields::Record => host.set_log_field(FIELD_RECORD, &self.fields_json()),
+            AccessLogFields::None => {}
         }
     }
 
@@ -144,5 +173,14 @@ impl CallLog {
             vendor_request_id: self.vendor_request_id.clone(),
             over_reserved_micros: self.over_reserved_micros,
         }
+    }
+}
+
+/// Appends `s` as a JSON string (RFC 8259, section 7: quote, backslash and control characters
+/// escaped).
+fn push_json_string(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
     }
 }
