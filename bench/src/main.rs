@@ -17,8 +17,9 @@
 //! keybrake with `KEYBRAKE_BENCH_WASM` and keybrake with each of these files, interleaved in the
 //! same rounds, for comparing builds of the filter in the same time window on a noisy machine),
 //! `KEYBRAKE_BENCH_AB_CONFIG` (the filter configuration, JSON, of the builds `KEYBRAKE_BENCH_AB`
-//! names; A keeps the shipped one: for comparing a setting, such as
-//! `{"access_log_fields":"record"}`, with the same `.wasm` named in both),
+//! names, one for all or one per build separated by `|`; A keeps the shipped one: for
+//! comparing a setting, such as `{"access_log_fields":"record"}`, with the same `.wasm` named
+//! in both),
 //! `KEYBRAKE_BENCH_HOLD=1` (start the stack, print its ports, pids and the vault key, and keep it
 //! up until Ctrl-C: for `perf` or a hand-run `wrk` against one gateway).
 
@@ -32,6 +33,7 @@ mod scale;
 mod stack;
 mod throughput;
 
+use anyhow::Context;
 use load::Scenario;
 use stack::{Flavor, Paths};
 
@@ -129,11 +131,20 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Ok(others) = std::env::var("KEYBRAKE_BENCH_AB") {
         let mut builds = Vec::new();
+        let configs = std::env::var("KEYBRAKE_BENCH_AB_CONFIG").unwrap_or_default();
+        let configs: Vec<&str> = configs.split('|').filter(|c| !c.is_empty()).collect();
         for (i, wasm) in others.split(',').enumerate() {
+            let filter_config = match configs.len() {
+                0 => paths.filter_config.clone(),
+                1 => configs[0].to_owned(),
+                _ => configs
+                    .get(i)
+                    .context("KEYBRAKE_BENCH_AB_CONFIG: one configuration per build")?
+                    .to_string(),
+            };
             let paths_b = Paths {
                 wasm: wasm.into(),
-                filter_config: std::env::var("KEYBRAKE_BENCH_AB_CONFIG")
-                    .unwrap_or_else(|_| paths.filter_config.clone()),
+                filter_config,
                 ..paths.clone()
             };
             let name = format!("keybrake-{}", char::from(b'b' + i as u8));
