@@ -14,7 +14,8 @@ use std::time::Duration;
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Show the audit trail: one record per call through a gateway, oldest first (the newest
-/// LIMIT records that match). Times are RFC 3339 (2027-01-15T08:00:00Z), a date, or Unix ms.
+/// LIMIT records that match; when there are older ones, stderr says which --cursor shows them).
+/// Times are RFC 3339 (2027-01-15T08:00:00Z), a date, or Unix ms.
 ///
 /// Examples: keybrake audit --label-prefix billing-agent/ --decision deny;
 /// keybrake audit --key-id kid_0123456789abcdef --json; keybrake audit --follow
@@ -61,6 +62,9 @@ pub struct AuditQueryArgs {
     /// How many records (1 to 1000; default 100).
     #[arg(long)]
     pub limit: Option<u32>,
+    /// The next page: older records than the last page showed (the cursor it printed).
+    #[arg(long, conflicts_with = "follow")]
+    pub cursor: Option<String>,
     /// Keep printing new records as they arrive (every second) until Ctrl-C.
     #[arg(long)]
     pub follow: bool,
@@ -135,7 +139,7 @@ fn print(
 ) -> anyhow::Result<()> {
     if as_json {
         for r in records {
-            println!("{}", serde_json::to_string(r)?);
+            output::line(serde_json::to_string(r)?);
         }
         return Ok(());
     }
@@ -256,14 +260,14 @@ async fn gaps(client: &Client, as_json: bool) -> anyhow::Result<()> {
         &rows,
     );
     if view.gaps.is_empty() {
-        println!("\nno gaps");
+        output::line("\nno gaps");
     }
     for g in &view.gaps {
-        println!(
+        output::line(format_args!(
             "\ngap: instance {} of gateway {} stopped at {} with {} records never delivered \
              (from seq {}); they are in that gateway's Envoy access log",
             g.instance, g.gateway, g.last_seen, g.missing, g.first_missing_seq
-        );
+        ));
     }
     Ok(())
 }
@@ -281,12 +285,20 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     if let Some(n) = args.query.limit {
         pairs.push(("limit", n.to_string()));
     }
-    let mut records = page(&client, &pairs).await?.records;
+    if let Some(c) = &args.query.cursor {
+        pairs.push(("cursor", c.clone()));
+    }
+    let first = page(&client, &pairs).await?;
+    let mut records = first.records;
     records.reverse();
     let mut state = Follow::default();
     let shown = state.take_new(records);
     let mut table = None;
     print(&shown, as_json, &mut table)?;
+    if let (Some(cursor), false) = (first.next_cursor, args.query.follow) {
+        // On stderr, so that `--json` output stays one record per line.
+        eprintln!("older records: run the same command with --cursor {cursor}");
+    }
     if args.query.follow {
         follow(&client, &args.query, state, as_json, table).await?;
     }

@@ -1,6 +1,23 @@
 //! Human output: aligned tables and `name  value` blocks. `--json` bypasses all of this.
 
 use serde_json::Value;
+use std::fmt::Display;
+use std::io::Write as _;
+
+/// Writes one line to stdout. A reader that went away (`keybrake audit --json | head -1`) ends
+/// the command quietly with status 0, as Unix tools do; any other write error ends it with
+/// status 1 and says so on stderr. (`println!` would panic on the first.)
+pub fn line(text: impl Display) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        // Best effort: stderr may be gone too.
+        let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// Prints `rows` under `headers`, each column as wide as its widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
@@ -48,7 +65,7 @@ impl Table {
             .zip(&self.widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        line(padded.join("  ").trim_end());
     }
 }
 
@@ -56,13 +73,13 @@ impl Table {
 pub fn fields(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, value) in pairs {
-        println!("{name:<width$}  {value}");
+        line(format_args!("{name:<width$}  {value}"));
     }
 }
 
 /// Pretty JSON for `--json`.
 pub fn json(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    line(serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

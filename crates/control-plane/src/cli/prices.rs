@@ -291,7 +291,7 @@ pub async fn run(args: PricesArgs) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let view: PriceView = serde_json::from_value(v)?;
-            println!("{}: prices back to the defaults", view.vendor);
+            output::line(format_args!("{}: prices back to the defaults", view.vendor));
             Ok(())
         }
     }

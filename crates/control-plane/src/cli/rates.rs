@@ -106,7 +106,7 @@ pub async fn run(args: RatesArgs) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let r: RateView = serde_json::from_value(v)?;
-            println!("{}: rate deleted", r.currency);
+            output::line(format_args!("{}: rate deleted", r.currency));
             Ok(())
         }
     }

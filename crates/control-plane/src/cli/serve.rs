@@ -6,7 +6,7 @@ use crate::state::{Limits, Settings};
 use crate::{AppState, Clock};
 use anyhow::Context as _;
 use clap::Args;
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -164,7 +164,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         snapshot_version = state.version(),
         "control plane ready"
     );
-    println!(
+    // A server keeps serving when no one reads its stdout any more.
+    let _ = writeln!(
+        std::io::stdout(),
         "keybrake control plane listening on {addr} (data dir {}, {admin})",
         state.data_dir.display()
     );

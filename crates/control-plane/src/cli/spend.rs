@@ -64,7 +64,7 @@ pub async fn run(args: SpendArgs) -> anyhow::Result<()> {
         calls.to_string(),
         denied.to_string(),
     ]);
-    println!("{} (UTC)", view.day);
+    output::line(format_args!("{} (UTC)", view.day));
     output::table(&[column, "COST USD", "CALLS", "DENIED"], &rows);
     Ok(())
 }

@@ -120,11 +120,11 @@ pub async fn run(args: VendorsArgs) -> anyhow::Result<()> {
                 return output::json(&v);
             }
             let s: VendorStatus = serde_json::from_value(v)?;
-            println!(
+            output::line(format_args!(
                 "{}: credential set ({})",
                 s.vendor,
                 s.updated_at.unwrap_or_default()
-            );
+            ));
             Ok(())
         }
         VendorsCommand::List => {

@@ -63,6 +63,33 @@ async fn the_cli_shows_the_audit_trail_spend_and_gaps() {
         "{text}"
     );
 
+    // The older record is one --cursor away; the hint is on stderr, so JSON stays clean.
+    let hint = stderr(&table);
+    let cursor = hint
+        .split("--cursor ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no --cursor hint in {hint:?}"))
+        .to_owned();
+    let older = server
+        .run(&["audit", "--json", "--limit", "2", "--cursor", &cursor])
+        .await;
+    assert!(older.status.success(), "{}", stderr(&older));
+    let seqs: Vec<u64> = stdout(&older)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [1], "the page before the newest two");
+    assert!(
+        !stderr(&older).contains("--cursor"),
+        "no hint on the last page: {}",
+        stderr(&older)
+    );
+
     let spend = server.run(&["spend", "--by", "label"]).await;
     assert!(spend.status.success(), "{}", stderr(&spend));
     let text = stdout(&spend);
@@ -122,5 +149,28 @@ async fn audit_follow_prints_new_records_as_they_arrive() {
         "nothing repeated, the other label left out"
     );
     child.kill().await.unwrap();
+    server.stop().await;
+}
+
+/// `keybrake audit --json | head -1`: a reader that leaves early ends the command quietly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_goes_away_ends_the_cli_quietly() {
+    let server = Server::start().await;
+    ship_audit(&server, 1, 3, "run/pipe").await;
+    let mut child = server
+        .cli(&["audit", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the CLI has its answer from the server, so its first write fails.
+    drop(child.stdout.take());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the CLI ends")
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "status {:?}: {err}", out.status);
     server.stop().await;
 }
