@@ -69,6 +69,15 @@ impl Default for StackOptions {
     }
 }
 
+/// `extra` JSON members (`"a":1,"b":2`) to append to an object's members: `,"a":1,"b":2`.
+fn more_members(extra: &str) -> String {
+    if extra.is_empty() {
+        String::new()
+    } else {
+        format!(",{extra}")
+    }
+}
+
 /// `config` with both wasm configurations as the WasmPlugin variant runs them.
 fn istio_wasmplugin_shape(config: &str) -> String {
     let edits = [
@@ -353,25 +362,22 @@ impl Stack {
         };
         rendered
             .replace(hcm, trust)
-            .replace(default_age, &{
-                let extra = if opts.filter_extra.is_empty() {
-                    String::new()
-                } else {
-                    format!(",{}", opts.filter_extra)
-                };
-                format!(
-                    "\"max_snapshot_age_ms\":{}{extra}",
-                    opts.max_snapshot_age_ms
-                )
-            })
-            .replace(default_wait, &{
-                let extra = if opts.sync_extra.is_empty() {
-                    String::new()
-                } else {
-                    format!(",{}", opts.sync_extra)
-                };
-                format!("\"poll_wait_ms\":{}{extra}", opts.poll_wait_ms)
-            })
+            .replace(
+                default_age,
+                &format!(
+                    "\"max_snapshot_age_ms\":{}{}",
+                    opts.max_snapshot_age_ms,
+                    more_members(&opts.filter_extra)
+                ),
+            )
+            .replace(
+                default_wait,
+                &format!(
+                    "\"poll_wait_ms\":{}{}",
+                    opts.poll_wait_ms,
+                    more_members(&opts.sync_extra)
+                ),
+            )
     }
 
     fn spawn_gateway(&self, id: &str, opts: &StackOptions) -> Gateway {

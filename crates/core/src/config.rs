@@ -53,9 +53,9 @@ pub struct FilterConfig {
 }
 
 /// How the filter hands a call's access-log fields to Envoy (filter config
-/// `"access_log_fields"`). Each filter-state entry costs Envoy about 4 µs of CPU per call on
-/// the bench machine (`bench/RESULTS.md`, section 6), so one entry instead of eight saves about
-/// a quarter of the filter's cost on an allowed call.
+/// `"access_log_fields"`). The eight entries cost Envoy 10–20 µs of CPU on an allowed call on
+/// the bench machine, most of it the first entry (`bench/RESULTS.md`, section 6): measured
+/// against `Each` in the same rounds, `Record` saved 6–20 µs a costed call and `None` 16–21.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessLogFields {
