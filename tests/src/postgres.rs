@@ -100,22 +100,41 @@ impl Postgres {
             "--no-sync",
         ]);
         run(initdb, "initdb");
-        let mut start = as_owner(&bin.join("pg_ctl"));
+        let pg = Postgres { dir, port, bin };
+        pg.start_server();
+        pg.watchdog();
+        pg
+    }
+
+    fn start_server(&self) {
+        let mut start = as_owner(&self.bin.join("pg_ctl"));
         start
             .arg("-D")
-            .arg(dir.join("data"))
+            .arg(self.dir.join("data"))
             .arg("-l")
-            .arg(dir.join("pg.log"))
+            .arg(self.dir.join("pg.log"))
             .args(["-w", "-o"])
             .arg(format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=400",
-                dir.display()
+                "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=400",
+                self.port,
+                self.dir.display()
             ))
             .arg("start");
         run(start, "pg_ctl start");
-        let pg = Postgres { dir, port, bin };
-        pg.watchdog();
-        pg
+    }
+
+    /// Stops the server at once (`pg_ctl -m immediate`): every connection drops, as in a crash.
+    pub fn stop_now(&self) {
+        let mut stop = as_owner(&self.bin.join("pg_ctl"));
+        stop.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(stop, "pg_ctl stop");
+    }
+
+    /// Starts a stopped server again on the same port, with the same data.
+    pub fn start_again(&self) {
+        self.start_server();
     }
 
     /// One server for the whole test process (the in-process control-plane tests).

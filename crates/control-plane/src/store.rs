@@ -196,6 +196,9 @@ pub trait Backend: Send + Sync {
     /// Tells every other replica about `event` (PostgreSQL's NOTIFY); nothing on SQLite.
     fn announce(&self, event: crate::leases::ReclaimEvent) -> StoreFuture<'_, ()>;
 
+    /// One trivial query (`SELECT 1`): whether the database answers at all (`/healthz`).
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
     /// `sqlite` or `postgres`, for logs.
     fn kind(&self) -> &'static str;
 

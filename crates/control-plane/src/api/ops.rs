@@ -3,19 +3,64 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A gateway counts as connected when it polled within this window (a long-poll lasts at most
 /// `keybrake_core::config::MAX_WAIT_MS`).
 const CONNECTED_WITHIN_MS: u64 = 2 * keybrake_core::config::MAX_WAIT_MS;
 
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+/// How long `/healthz` waits for the database's answer before it reports it unreachable
+/// (Envoy's health check of the control-plane cluster times out after 1 s).
+const HEALTH_DB_TIMEOUT: Duration = Duration::from_millis(800);
+/// At most one log line per this many milliseconds while the database stays unreachable
+/// (every gateway asks every second).
+const HEALTH_LOG_EVERY_MS: u64 = 10_000;
+
+/// `200 {"status":"ok","database":"ok"}` when the database answers a trivial query within
+/// [`HEALTH_DB_TIMEOUT`]; else `503 {"status":"unavailable","database":"unreachable"}`, so
+/// gateways' health checks send their lease requests and polls to a replica that can answer
+/// them. The cause goes to the log, never into the answer.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
+    let failure = match tokio::time::timeout(HEALTH_DB_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!(
+            "no answer within {} ms",
+            HEALTH_DB_TIMEOUT.as_millis()
+        )),
+    };
+    match failure {
+        None => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
+        Some(cause) => {
+            let now = state.clock.now_ms();
+            let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= HEALTH_LOG_EVERY_MS
+                && LAST_LOGGED_MS
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    database = state.store.kind(),
+                    %cause,
+                    "health check: the database is unreachable; answering 503"
+                );
+            }
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
+        }
+    }
 }
 
 pub async fn not_found() -> ApiError {

@@ -75,6 +75,12 @@ impl Postgres {
         Ok(store)
     }
 
+    /// `SELECT 1` on a pooled connection (a new one when the server came back since).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
     pub(crate) async fn client(&self) -> Result<Client, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),

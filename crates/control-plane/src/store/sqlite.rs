@@ -67,6 +67,15 @@ impl Sqlite {
 
     /// Runs `f` with a read-only connection of its own on the blocking pool. `f` must not
     /// write (the connection refuses).
+    /// `SELECT 1` on a reader connection.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -408,6 +417,9 @@ macro_rules! forward_backend {
                 event: $crate::leases::ReclaimEvent,
             ) -> $crate::store::StoreFuture<'_, ()> {
                 Box::pin(<$ty>::announce(self, event))
+            }
+            fn ping(&self) -> $crate::store::StoreFuture<'_, ()> {
+                Box::pin(<$ty>::ping(self))
             }
             fn kind(&self) -> &'static str {
                 $kind

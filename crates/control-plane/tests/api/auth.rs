@@ -184,7 +184,7 @@ async fn healthz_and_metrics_need_no_credential() {
     let app = TestApp::new().await;
     let r = app.call(As::Nobody, Method::GET, "/healthz", None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json(), json!({"status": "ok"}));
+    assert_eq!(r.json(), json!({"status": "ok", "database": "ok"}));
     app.issue_stripe("run/1").await;
     let second = app.issue_stripe("run/2").await;
     let uri = format!("/vault/keys/{}", second["key_id"].as_str().unwrap());

@@ -1,0 +1,81 @@
+//! The control plane with its PostgreSQL down: `/healthz` answers 503, so the gateways' health
+//! checks of the control-plane cluster send their polls and lease requests to a replica that
+//! can answer them, and it answers 200 again by itself once the database is back.
+
+use keybrake_e2e::paths::{self, Needed};
+use keybrake_e2e::postgres::Postgres;
+use keybrake_e2e::process::{free_port, Proc, TempDir};
+use keybrake_e2e::wait_until;
+use std::process::Command;
+use std::time::Duration;
+
+/// `/healthz`'s status and body, or `None` when the control plane does not answer.
+async fn health(http: &reqwest::Client, url: &str) -> Option<(u16, serde_json::Value)> {
+    let r = http.get(url).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().await.ok()?))
+}
+
+#[tokio::test]
+async fn healthz_says_the_database_is_down_and_recovers_with_it() {
+    paths::require(&[Needed::Binaries, Needed::Postgres]);
+    let pg = Postgres::start();
+    let url = pg.create_database();
+    let dir = TempDir::new("keybrake-dbdown");
+    let port = free_port();
+    let mut cmd = Command::new(paths::bin("keybrake"));
+    cmd.arg("serve")
+        .env("KEYBRAKE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KEYBRAKE_DATA_DIR", dir.0.join("data"))
+        .env("KEYBRAKE_DATABASE_URL", &url)
+        .env("RUST_LOG", "info");
+    let cp = Proc::spawn("control-plane", cmd, &dir.0);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+
+    let up = wait_until(Duration::from_secs(30), "the control plane up", || {
+        let (http, healthz) = (http.clone(), healthz.clone());
+        async move { health(&http, &healthz).await.filter(|(s, _)| *s == 200) }
+    })
+    .await;
+    assert_eq!(up.1, serde_json::json!({"status": "ok", "database": "ok"}));
+
+    pg.stop_now();
+    let (_, down) = wait_until(
+        Duration::from_secs(15),
+        "503 while PostgreSQL is down",
+        || {
+            let (http, healthz) = (http.clone(), healthz.clone());
+            async move { health(&http, &healthz).await.filter(|(s, _)| *s == 503) }
+        },
+    )
+    .await;
+    assert_eq!(
+        down,
+        serde_json::json!({"status": "unavailable", "database": "unreachable"}),
+        "the cause goes to the log, not to unauthenticated callers"
+    );
+    wait_until(Duration::from_secs(10), "the cause in the log", || {
+        let log = cp.log_text();
+        async move { log.contains("the database is unreachable").then_some(()) }
+    })
+    .await;
+
+    pg.start_again();
+    wait_until(
+        Duration::from_secs(30),
+        "200 again once PostgreSQL is back",
+        || {
+            let (http, healthz) = (http.clone(), healthz.clone());
+            async move { health(&http, &healthz).await.filter(|(s, _)| *s == 200) }
+        },
+    )
+    .await;
+    assert!(
+        !cp.log_text().contains(&url),
+        "the database URL stays out of the log"
+    );
+}
