@@ -46,14 +46,17 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT
+# Ctrl-C is how you stop it: a clean stop, not a failure.
+trap 'cleanup; exit 0' INT
 trap 'cleanup; exit 143' TERM
 
-# start NAME LOGFILE COMMAND...: runs COMMAND in the background with its output in LOGFILE.
+# start NAME LOGFILE COMMAND...: runs COMMAND in the background with its output in LOGFILE, in a
+# session of its own: Ctrl-C reaches this script only, whose trap stops everything in order (a
+# process that got the terminal's SIGINT too would exit first and read as a crash).
 start() {
     local name="$1" log="$2"
     shift 2
-    "$@" >"$log" 2>&1 &
+    setsid "$@" >"$log" 2>&1 &
     names+=("$name")
     pids+=("$!")
 }

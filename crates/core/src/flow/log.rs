@@ -122,7 +122,7 @@ impl CallLog {
     }
 
     /// The fields as one JSON object, in the order [`Self::fields`] gives them, each named
-    /// without its `keybrake_` prefix: `{"vendor":"stripe","key_id":"kb_…",…}`.
+    /// without its `keybrake_` prefix: `{"vendor":"stripe","key_id":"kid_…",…}`.
     pub fn fields_json(&self) -> String {
         let mut out = String::with_capacity(256);
         out.push('{');
