@@ -93,8 +93,13 @@ impl Postgres {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS keybrake_schema (version BIGINT NOT NULL)")
-            .await?;
+        // Without this, every start after the first logs PostgreSQL's NOTICE that the table
+        // already exists.
+        tx.batch_execute(
+            "SET LOCAL client_min_messages = warning; \
+             CREATE TABLE IF NOT EXISTS keybrake_schema (version BIGINT NOT NULL)",
+        )
+        .await?;
         let found: i64 = tx
             .query_one("SELECT COALESCE(MAX(version), 0) FROM keybrake_schema", &[])
             .await?
