@@ -502,6 +502,66 @@ async fn the_gateway_fails_closed_without_a_fresh_snapshot_and_recovers() {
     .await;
 }
 
+/// After an outage long enough for the policy to go stale, the gateway's first poll to the
+/// control plane that is back asks for an answer at once: calls pass again within the poll's
+/// backoff, not after a long-poll held open for `poll_wait_ms` (10 s here; 20 s by default).
+#[tokio::test]
+async fn a_gateway_serves_again_as_soon_as_its_control_plane_is_back() {
+    let opts = StackOptions {
+        max_snapshot_age_ms: 12_000,
+        poll_wait_ms: 10_000,
+        sync_extra: r#""retry_ms":100"#.into(),
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start_with(opts).await;
+    // A free call: it needs no lease, so only a stale policy refuses it.
+    let key = stack
+        .issue(stripe_key_body(&["GET /v1/customers/*"], json!("30m")))
+        .await;
+    let url = stack.gw_url(0, "/stripe/v1/customers/cus_1");
+    // The mock answers 404 for an unknown customer: what counts is that the call reached it.
+    let call = |stack: &Stack| stack.http.get(&url).bearer_auth(&key.vault_key);
+    let first = call(&stack).send().await.unwrap();
+    assert_eq!(deny_reason(&first), None, "{first:?}");
+
+    stack.control_plane.kill();
+    let killed = std::time::Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "the policy to go stale (policy_unavailable)",
+        || {
+            let req = call(&stack);
+            async move {
+                let r = req.send().await.ok()?;
+                (deny_reason(&r).as_deref() == Some("policy_unavailable")).then_some(())
+            }
+        },
+    )
+    .await;
+    assert!(
+        killed.elapsed() >= Duration::from_secs(5),
+        "refused after {:?}: before the policy went stale",
+        killed.elapsed()
+    );
+
+    stack.restart_control_plane().await;
+    let back = std::time::Instant::now();
+    // The sync service's backoff is at most 5 s; a poll held for `poll_wait_ms` would take 10.
+    wait_until(
+        Duration::from_secs(7),
+        "calls to pass again within the poll backoff",
+        || {
+            let req = call(&stack);
+            async move {
+                let r = req.send().await.ok()?;
+                deny_reason(&r).is_none().then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!("calls passed again {:?} after the restart", back.elapsed());
+}
+
 #[tokio::test]
 async fn the_cli_issues_lists_shows_and_revokes() {
     let stack = Stack::start().await;

@@ -78,7 +78,7 @@ impl DenyReason {
             DenyReason::EndpointNotAllowed => "keybrake: this vault key may not call this endpoint. Only the endpoints on the key's allowlist are permitted.",
             DenyReason::SpendCapExceeded => "keybrake: this call would exceed the vault key's daily spend cap. Do not retry today; ask an operator for a higher cap.",
             DenyReason::CurrencyNotSupported => "keybrake: this currency has no conversion rate configured, so its cost cannot be counted. Use a supported currency.",
-            DenyReason::PolicyUnavailable => "keybrake: the gateway has no current policy from the control plane, so it refuses calls. Try again shortly.",
+            DenyReason::PolicyUnavailable => "keybrake: the gateway could not get a current policy, or more of this key's budget, from the control plane, so it refuses the call. Try again shortly.",
             DenyReason::BadRequest => "keybrake: the request could not be checked against the key's policy (malformed path, header or body).",
             DenyReason::CostNotBounded => "keybrake: this call can move money that the request does not bound, so a capped vault key may not make it.",
         }

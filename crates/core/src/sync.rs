@@ -25,6 +25,12 @@ pub struct SyncState {
     next_poll_at_ms: u64,
     /// Built at the first failure, from the configuration's `retry_ms`.
     backoff: Option<Backoff>,
+    /// The last poll failed: the next one asks the control plane to answer at once
+    /// (`wait_ms=0`) instead of holding the request for `poll_wait_ms`. After an outage long
+    /// enough for the policy to go stale, workers refuse every call until a poll confirms it;
+    /// a long-poll held open for 20 s would keep refusing them that long after the control
+    /// plane came back.
+    answer_at_once: bool,
     /// Polls the host refused to send, in a row.
     not_sent: u32,
 }
@@ -56,12 +62,17 @@ impl SyncState {
     /// The `:path` of the next long-poll; `delta=1` asks for the changes since `after`.
     /// `instance` is this Envoy process's own id (the control plane tracks propagation per
     /// instance; `gateway` only names the group).
+    /// `wait_ms` is 0 right after a failed poll (see `answer_at_once`).
     pub fn poll_path(&self, config: &SyncConfig, instance: &str) -> String {
         format!(
             "{SNAPSHOT_PATH}?gateway={}&instance={instance}&after={}&wait_ms={}&delta=1",
             config.gateway_id,
             self.held_version,
-            config.poll_wait_ms.min(MAX_WAIT_MS)
+            if self.answer_at_once {
+                0
+            } else {
+                config.poll_wait_ms.min(MAX_WAIT_MS)
+            }
         )
     }
 
@@ -141,6 +152,7 @@ impl SyncState {
     }
 
     fn back_off(&mut self, now_ms: u64, config: &SyncConfig) {
+        self.answer_at_once = true;
         let pause = self
             .backoff
             .get_or_insert_with(|| Backoff::new(config.retry_ms, MAX_BACKOFF_MS))
@@ -149,6 +161,7 @@ impl SyncState {
     }
 
     fn succeeded(&mut self) {
+        self.answer_at_once = false;
         if let Some(b) = self.backoff.as_mut() {
             b.succeeded();
         }
@@ -324,5 +337,35 @@ mod tests {
         s.poll_started();
         s.on_answer(9_000, &cfg, 500);
         assert!(s.poll_not_started(20_000, &cfg));
+    }
+
+    /// After an outage the policy may be stale and every call refused: the first poll after a
+    /// failure must be answered at once, not held for `poll_wait_ms`, and long-polls resume
+    /// once one succeeds.
+    #[test]
+    fn the_poll_after_a_failure_asks_for_an_answer_at_once() {
+        let cfg = SyncConfig::default();
+        let wait = |s: &SyncState| {
+            let path = s.poll_path(&cfg, "i");
+            let w = path.split("wait_ms=").nth(1).unwrap();
+            w.split('&').next().unwrap().parse::<u64>().unwrap()
+        };
+        let mut s = SyncState::default();
+        answer(&mut s, 100, 200, &snapshot_body(4)).unwrap();
+        assert_eq!(wait(&s), cfg.poll_wait_ms, "a long-poll while all is well");
+        for status in [0, 500, 503] {
+            s.on_answer(1_000, &cfg, status);
+            assert_eq!(wait(&s), 0, "after {status}: answer at once");
+        }
+        answer(&mut s, 9_000, 304, b"").unwrap();
+        assert_eq!(
+            wait(&s),
+            cfg.poll_wait_ms,
+            "long-polls again once confirmed"
+        );
+        s.publish_failed(10_000, &cfg);
+        assert_eq!(wait(&s), 0, "an unreadable update too");
+        answer(&mut s, 20_000, 200, &snapshot_body(5)).unwrap();
+        assert_eq!(wait(&s), cfg.poll_wait_ms);
     }
 }
