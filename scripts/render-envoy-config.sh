@@ -9,6 +9,8 @@
 #   STRIPE_PORT=12111  TWILIO_PORT=12112  RESEND_PORT=12113
 #   WASM_PATH=<repo>/target/wasm32-wasip1/release/keybrake_filter.wasm
 #   ACCESS_LOG_PATH=/dev/stdout  GATEWAY_ID=local
+# KEYBRAKE_ACCESS_LOG_FIELDS (each, record or none), when set, goes into the HTTP filter's
+# configuration as "access_log_fields" (README, "The access log"); unset, the filter's default.
 # The Rust test harness renders the same template by plain string replacement; keep the two in
 # step (no other templating syntax in the template).
 set -euo pipefail
@@ -54,6 +56,22 @@ mkdir -p "$(dirname "$out")"
 tmp="$(mktemp "$out.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT
 sed -e "$script" "$template" >"$tmp"
+
+if [[ -n "${KEYBRAKE_ACCESS_LOG_FIELDS:-}" ]]; then
+    case "$KEYBRAKE_ACCESS_LOG_FIELDS" in
+    each | record | none) ;;
+    *)
+        echo "error: KEYBRAKE_ACCESS_LOG_FIELDS must be each, record or none (got '$KEYBRAKE_ACCESS_LOG_FIELDS')" >&2
+        exit 2
+        ;;
+    esac
+    filter_config="'{\"max_snapshot_age_ms\":60000}'"
+    if [[ "$(grep -c -F "$filter_config" "$tmp")" != 1 ]]; then
+        echo "error: $template changed shape: expected the filter configuration $filter_config once" >&2
+        exit 1
+    fi
+    sed -i -e "s|$filter_config|'{\"max_snapshot_age_ms\":60000,\"access_log_fields\":\"$KEYBRAKE_ACCESS_LOG_FIELDS\"}'|" "$tmp"
+fi
 
 if leftover="$(grep -o '{{[A-Za-z_]*}}' "$tmp" | sort -u | tr '\n' ' ')" && [[ -n "$leftover" ]]; then
     echo "error: unknown placeholders left in $template: $leftover" >&2

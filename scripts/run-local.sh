@@ -11,6 +11,7 @@
 #   KEYBRAKE_DATA_DIR         control-plane data, rendered Envoy config and logs (default .data)
 #   KEYBRAKE_ADMIN_KEY        admin key; if unset the control plane generates DATA_DIR/admin.key
 #   KEYBRAKE_DATAPLANE_TOKEN  data-plane token; if unset read from DATA_DIR/dataplane.token
+#   KEYBRAKE_ACCESS_LOG_FIELDS each (default), record or none: the filter's access_log_fields
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

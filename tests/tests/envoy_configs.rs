@@ -69,6 +69,8 @@ fn shipped_configs_validate_with_real_envoy() {
             "keybrake_cost_source",
             "keybrake_spend_usd",
             "keybrake_cap_usd",
+            // The one entry of `access_log_fields: record`.
+            "keybrake",
         ] {
             assert!(
                 text.contains(&format!("%FILTER_STATE(wasm.{field}:PLAIN)%")),
@@ -76,4 +78,47 @@ fn shipped_configs_validate_with_real_envoy() {
             );
         }
     }
+}
+
+/// `KEYBRAKE_ACCESS_LOG_FIELDS=record make run`: the rendered config sets the filter's
+/// `access_log_fields` and Envoy accepts it; a value the filter does not know stops the render.
+#[test]
+fn make_run_renders_the_access_log_fields_setting() {
+    paths::require(&[paths::Needed::Envoy, paths::Needed::Wasm]);
+    let script = paths::workspace_root().join("scripts/render-envoy-config.sh");
+    let dir = keybrake_e2e::process::TempDir::new("keybrake-render");
+    let out_file = dir.0.join("envoy.yaml");
+    let out = Command::new(&script)
+        .arg(&out_file)
+        .env("KEYBRAKE_ACCESS_LOG_FIELDS", "record")
+        .env("WASM_PATH", paths::wasm())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(
+        rendered
+            .matches(r#"'{"max_snapshot_age_ms":60000,"access_log_fields":"record"}'"#)
+            .count(),
+        1,
+        "the filter's configuration, once"
+    );
+    validate("record.yaml", &rendered);
+
+    let bad = Command::new(&script)
+        .arg(dir.0.join("bad.yaml"))
+        .env("KEYBRAKE_ACCESS_LOG_FIELDS", "one")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("must be each, record or none"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!dir.0.join("bad.yaml").exists(), "nothing rendered");
 }
