@@ -138,7 +138,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind) = self.status_and_type();
         if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = format!("{cause:#}"), "request failed");
+            tracing::error!(error = chain_text(cause), "request failed");
         }
         let body = Body {
             error: Detail {
@@ -161,5 +161,52 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::internal(e)
+    }
+}
+
+/// `error` and its causes, outermost first, joined with `: `, leaving out a cause whose text
+/// the message already holds. (`{:#}` repeats them: several error types print their source in
+/// their own message, so a refused PostgreSQL connection read "postgres: error connecting to
+/// server: error connecting to server: Connection refused".)
+pub fn chain_text(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::chain_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("postgres: {0}")]
+    struct Outer(#[from] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error connecting to server")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = anyhow::Error::new(Outer(Inner(io))).context("database");
+        assert_eq!(
+            chain_text(&e),
+            "database: postgres: error connecting to server: Connection refused"
+        );
+        assert_eq!(
+            format!("{e:#}"),
+            "database: postgres: error connecting to server: error connecting to server: Connection refused",
+            "what {{:#}} printed"
+        );
     }
 }

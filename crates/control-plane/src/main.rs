@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     match cli::run(parsed).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", keybrake_control_plane::error::chain_text(&e));
             ExitCode::FAILURE
         }
     }
