@@ -30,7 +30,7 @@ pids=()
 
 # shellcheck disable=SC2317 # called from the traps below
 cleanup() {
-    trap - INT TERM EXIT
+    trap - INT TERM HUP EXIT
     local i
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         kill -TERM "${pids[i]}" 2>/dev/null || true
@@ -49,6 +49,9 @@ trap cleanup EXIT
 # Ctrl-C is how you stop it: a clean stop, not a failure.
 trap 'cleanup; exit 0' INT
 trap 'cleanup; exit 143' TERM
+# A closed terminal: the processes below run in sessions of their own and would not get its
+# hangup, so stop them here.
+trap 'cleanup; exit 129' HUP
 
 # start NAME LOGFILE COMMAND...: runs COMMAND in the background with its output in LOGFILE, in a
 # session of its own: Ctrl-C reaches this script only, whose trap stops everything in order (a

@@ -9,11 +9,22 @@ use keybrake_e2e::wait_until;
 use std::process::Command;
 use std::time::Duration;
 
-/// `/healthz`'s status and body, or `None` when the control plane does not answer.
-async fn health(http: &reqwest::Client, url: &str) -> Option<(u16, serde_json::Value)> {
-    let r = http.get(url).send().await.ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.json().await.ok()?))
+/// Polls `/healthz` until it answers `status`, for at most `within`; returns the body.
+async fn health_becomes(
+    http: &reqwest::Client,
+    url: &str,
+    status: u16,
+    within: Duration,
+    what: &str,
+) -> serde_json::Value {
+    wait_until(within, what, || async move {
+        let r = http.get(url).send().await.ok()?;
+        if r.status().as_u16() != status {
+            return None;
+        }
+        r.json().await.ok()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -36,21 +47,23 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
         .unwrap();
     let healthz = format!("http://127.0.0.1:{port}/healthz");
 
-    let up = wait_until(Duration::from_secs(30), "the control plane up", || {
-        let (http, healthz) = (http.clone(), healthz.clone());
-        async move { health(&http, &healthz).await.filter(|(s, _)| *s == 200) }
-    })
+    let up = health_becomes(
+        &http,
+        &healthz,
+        200,
+        Duration::from_secs(30),
+        "the control plane up",
+    )
     .await;
-    assert_eq!(up.1, serde_json::json!({"status": "ok", "database": "ok"}));
+    assert_eq!(up, serde_json::json!({"status": "ok", "database": "ok"}));
 
     pg.stop_now();
-    let (_, down) = wait_until(
+    let down = health_becomes(
+        &http,
+        &healthz,
+        503,
         Duration::from_secs(15),
         "503 while PostgreSQL is down",
-        || {
-            let (http, healthz) = (http.clone(), healthz.clone());
-            async move { health(&http, &healthz).await.filter(|(s, _)| *s == 503) }
-        },
     )
     .await;
     assert_eq!(
@@ -65,13 +78,12 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
     .await;
 
     pg.start_again();
-    wait_until(
+    health_becomes(
+        &http,
+        &healthz,
+        200,
         Duration::from_secs(30),
         "200 again once PostgreSQL is back",
-        || {
-            let (http, healthz) = (http.clone(), healthz.clone());
-            async move { health(&http, &healthz).await.filter(|(s, _)| *s == 200) }
-        },
     )
     .await;
     assert!(
