@@ -118,10 +118,13 @@ postgres:
 	}
 
 # Release builds, Envoy and wrk, then the benchmark (bench/src/main.rs says what it measures).
+# bench/skeleton is the reference filter the CPU targets are read against, run in the same rounds.
 bench: bench-build wasm envoy wrk
+	$(CARGO) build --release --target $(WASM_TARGET) -p keybrake-bench-skeleton
 	KEYBRAKE_BENCH_ROOT=$(CURDIR) \
 	KEYBRAKE_BENCH_ENVOY=$(CURDIR)/$(ENVOY) \
 	KEYBRAKE_BENCH_WASM=$(CURDIR)/$(WASM) \
+	KEYBRAKE_BENCH_SKELETON=$(CURDIR)/target/$(WASM_TARGET)/release/keybrake_bench_skeleton.wasm \
 	KEYBRAKE_BENCH_BIN_DIR=$(CURDIR)/target/release \
 	KEYBRAKE_BENCH_WRK=$$(command -v wrk) \
 	target/release/keybrake-bench

@@ -20,6 +20,9 @@
 //! names, one for all or one per build separated by `|`; A keeps the shipped one: for
 //! comparing a setting, such as `{"access_log_fields":"record"}`, with the same `.wasm` named
 //! in both),
+//! `KEYBRAKE_BENCH_SKELETON=<.wasm>` (`make bench` sets it: the reference filter of
+//! `bench/skeleton`, issue 12's "costed skeleton", run in the throughput rounds beside plain
+//! Envoy and keybrake, so the table gives its CPU per call from the same time window),
 //! `KEYBRAKE_BENCH_HOLD=1` (start the stack, print its ports, pids and the vault key, and keep it
 //! up until Ctrl-C: for `perf` or a hand-run `wrk` against one gateway).
 
@@ -174,24 +177,50 @@ async fn main() -> anyhow::Result<()> {
         "bench: throughput, {} connections, {} x {}s per gateway, interleaved",
         settings.connections, settings.repeats, settings.seconds
     );
-    let throughput = throughput::compare(
-        &paths.wrk,
-        &settings,
-        [&plain, &kb],
-        &key,
-        &Scenario::ALL,
-        None,
-    )?;
+    // The issue's costed skeleton in the same rounds, when `make bench` built it: the CPU
+    // targets are read against it in the same time window.
+    let skeleton = match std::env::var_os("KEYBRAKE_BENCH_SKELETON") {
+        Some(wasm) => {
+            let paths_s = Paths {
+                wasm: wasm.into(),
+                ..paths.clone()
+            };
+            let gw = stack::start_gateway(
+                &paths_s,
+                "skeleton",
+                Flavor::Keybrake,
+                upstream.port,
+                Some(&cp),
+            )
+            .await?;
+            api::first_allowed(&http, gw.port, &key, "skeleton").await?;
+            Some(gw)
+        }
+        None => None,
+    };
+    let mut gateways = vec![&plain, &kb];
+    gateways.extend(skeleton.as_ref());
+    let mut compared =
+        throughput::compare(&paths.wrk, &settings, &gateways, &key, &Scenario::ALL, None)?
+            .into_iter();
+    let throughput = compared.next().unwrap_or_default();
+    let skeleton_throughput = compared.next().unwrap_or_default();
+    drop(skeleton);
     if env("KEYBRAKE_BENCH_QUICK", 0) == 1 {
-        for p in &throughput {
-            println!(
-                "{:<12} ratio {:.2}  Envoy CPU {:.1} -> {:.1} us/req (+{:.1})",
-                p.scenario.name(),
-                p.ratio(),
-                throughput::Pair::median(&p.a, |m| m.gateway_cpu_us),
-                throughput::Pair::median(&p.b, |m| m.gateway_cpu_us),
-                p.added(|m| m.gateway_cpu_us)
-            );
+        for (build, pairs) in [
+            ("keybrake", &throughput),
+            ("skeleton", &skeleton_throughput),
+        ] {
+            for p in pairs {
+                println!(
+                    "{:<12} {build:<9} ratio {:.2}  Envoy CPU {:.1} -> {:.1} us/req (+{:.1})",
+                    p.scenario.name(),
+                    p.ratio(),
+                    throughput::Pair::median(&p.a, |m| m.gateway_cpu_us),
+                    throughput::Pair::median(&p.b, |m| m.gateway_cpu_us),
+                    p.added(|m| m.gateway_cpu_us)
+                );
+            }
         }
         return Ok(());
     }
@@ -203,11 +232,14 @@ async fn main() -> anyhow::Result<()> {
     let latency = throughput::compare(
         &paths.wrk,
         &settings,
-        [&plain, &kb],
+        &[&plain, &kb],
         &key,
         &[Scenario::Costed, Scenario::Free],
         Some(settings.rate),
-    )?;
+    )?
+    .into_iter()
+    .next()
+    .unwrap_or_default();
     eprintln!(
         "bench: [{:>3}s] {} revocations",
         started.elapsed().as_secs(),
@@ -229,6 +261,7 @@ async fn main() -> anyhow::Result<()> {
         machine,
         settings: settings.clone(),
         throughput,
+        skeleton: skeleton_throughput,
         latency,
         revocations,
         scale,

@@ -134,10 +134,23 @@ pub struct Figures {
     pub machine: Machine,
     pub settings: Settings,
     pub throughput: Vec<Pair>,
+    /// Plain Envoy against the costed skeleton (`bench/skeleton`) in the throughput rounds;
+    /// empty when the bench ran without it.
+    pub skeleton: Vec<Pair>,
     pub latency: Vec<Pair>,
     pub revocations: Revocations,
     pub scale: Scale,
     pub audit: AuditFigure,
+}
+
+/// Issue 12's targets for the Envoy CPU keybrake adds per call, in µs: costed, free, refused.
+fn cpu_target(scenario: crate::load::Scenario) -> Option<f64> {
+    use crate::load::Scenario;
+    match scenario {
+        Scenario::Costed => Some(60.0),
+        Scenario::Free => Some(35.0),
+        Scenario::Denied => Some(15.0),
+    }
 }
 
 fn med(runs: &[Measured], f: impl Fn(&Measured) -> f64) -> f64 {
@@ -219,13 +232,32 @@ impl Figures {
             );
         }
         for p in &self.throughput {
+            let added = p.added(|m| m.gateway_cpu_us);
+            let target = cpu_target(p.scenario)
+                .map(|t| format!("≤ +{t:.0} us: {}", mark(added <= t)))
+                .unwrap_or_default();
             let _ = writeln!(
                 t,
-                "| Envoy CPU per request, {} (us, all threads) | {:.1} | {:.1} | +{:.1} us | |",
+                "| Envoy CPU per request, {} (us, all threads) | {:.1} | {:.1} | {added:+.1} us | {target} |",
                 p.scenario.name(),
                 med(&p.a, |m| m.gateway_cpu_us),
                 med(&p.b, |m| m.gateway_cpu_us),
-                p.added(|m| m.gateway_cpu_us),
+            );
+        }
+        for s in &self.skeleton {
+            let keybrake = self
+                .throughput
+                .iter()
+                .find(|p| p.scenario == s.scenario)
+                .map_or(0.0, |p| med(&p.b, |m| m.gateway_cpu_us));
+            let skeleton = med(&s.b, |m| m.gateway_cpu_us);
+            let _ = writeln!(
+                t,
+                "| Envoy CPU per request, {}, the costed skeleton (`bench/skeleton`) in keybrake's place (us) | {:.1} | {skeleton:.1} | {:+.1} us; keybrake {:+.1} us above it | |",
+                s.scenario.name(),
+                med(&s.a, |m| m.gateway_cpu_us),
+                s.added(|m| m.gateway_cpu_us),
+                keybrake - skeleton,
             );
         }
         for p in &self.latency {

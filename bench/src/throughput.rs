@@ -45,24 +45,30 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs every scenario `repeats` times on each gateway, interleaved. `rate` fixes the request
-/// rate (latency runs); `None` runs flat out (throughput runs).
+/// rate (latency runs); `None` runs flat out (throughput runs). The answer holds, for each
+/// gateway after the first (in their order), its pairs against the first.
 pub fn compare(
     wrk: &Path,
     settings: &Settings,
-    gateways: [&Gateway; 2],
+    gateways: &[&Gateway],
     vault_key: &str,
     scenarios: &[Scenario],
     rate: Option<u32>,
-) -> anyhow::Result<Vec<Pair>> {
-    let runs = interleaved(wrk, settings, &gateways, vault_key, scenarios, rate)?;
-    Ok(runs
-        .into_iter()
-        .map(|(scenario, mut per_gateway)| {
-            let b = per_gateway.pop().unwrap_or_default();
-            let a = per_gateway.pop().unwrap_or_default();
-            Pair { scenario, a, b }
-        })
-        .collect())
+) -> anyhow::Result<Vec<Vec<Pair>>> {
+    let runs = interleaved(wrk, settings, gateways, vault_key, scenarios, rate)?;
+    let mut out: Vec<Vec<Pair>> = vec![Vec::new(); gateways.len().saturating_sub(1)];
+    for (scenario, per_gateway) in runs {
+        let mut per_gateway = per_gateway.into_iter();
+        let a = per_gateway.next().unwrap_or_default();
+        for (b, pairs) in per_gateway.zip(out.iter_mut()) {
+            pairs.push(Pair {
+                scenario,
+                a: a.clone(),
+                b,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The runs of every scenario on each of `gateways` (in their order), `repeats` rounds of one
