@@ -7,7 +7,9 @@
 //! - A lease step or usage report first locks the key's `vault_keys` row (`FOR UPDATE`, keys in
 //!   order), so that the sum of a key's leases stays at or below its cap across replicas.
 //! - An audit batch locks its instance's `audit_streams` row; records go in with
-//!   `ON CONFLICT (instance, seq) DO NOTHING`, so each is stored once whichever replica got it.
+//!   `ON CONFLICT (instance, seq) DO NOTHING`, so each is stored once whichever replica got it,
+//!   in one statement under [`AUDIT_ORDER_LOCK`] held until commit, so that row ids commit in
+//!   ascending order (a reader going forward by id never skips one).
 //!
 //! tokio-postgres with deadpool-postgres (see the README's "Operating at scale" for why).
 
