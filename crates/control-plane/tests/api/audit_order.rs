@@ -11,20 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn everything() -> AuditFilter {
-    AuditFilter {
-        key_id: None,
-        label: None,
-        label_prefix: None,
-        vendor: None,
-        decision: None,
-        since_ms: None,
-        until_ms: None,
-        limit: MAX_LIMIT,
-        cursor: None,
-    }
-}
-
 /// A reader going forward by id: what it has seen, `(instance, seq)` → times seen.
 #[derive(Default)]
 struct Tail {
@@ -39,7 +25,7 @@ impl Tail {
             let rows = app
                 .state
                 .store
-                .audit_after(everything(), self.after, MAX_LIMIT)
+                .audit_after(AuditFilter::everything(), self.after, MAX_LIMIT)
                 .await
                 .unwrap();
             if rows.is_empty() {
