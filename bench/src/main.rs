@@ -12,6 +12,9 @@
 //! `KEYBRAKE_BENCH_RESULTS` (where to write, `bench/RESULTS.md`; empty: do not write),
 //! `KEYBRAKE_BENCH_QUICK=1` (throughput only, nothing written: for trying a change),
 //! `KEYBRAKE_BENCH_ONLY=scale` (the 100,000-key part only, nothing written),
+//! `KEYBRAKE_BENCH_ONLY=audit` (the control plane's audit records stored per second only, no
+//! gateway started, nothing written; with `KEYBRAKE_DATABASE_URL` set, the control plane stores
+//! them in that PostgreSQL database instead of SQLite),
 //! `KEYBRAKE_BENCH_SCALE_CHANGES` (issue-and-revoke rounds timed at 100k keys, 30),
 //! `KEYBRAKE_BENCH_AB=<.wasm>[,<.wasm>…]` (throughput only, nothing written: plain Envoy,
 //! keybrake with `KEYBRAKE_BENCH_WASM` and keybrake with each of these files, interleaved in the
@@ -97,6 +100,13 @@ async fn main() -> anyhow::Result<()> {
 
     let upstream = stack::start_upstream(&paths)?;
     let cp = stack::start_control_plane(&paths, "cp").await?;
+    if std::env::var("KEYBRAKE_BENCH_ONLY").as_deref() == Ok("audit") {
+        let audit = audit::measure(&cp, settings.audit_senders, settings.audit_seconds).await?;
+        println!("{}", report::audit_summary(&audit));
+        drop((cp, upstream));
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Ok(());
+    }
     // Ten active keys; the bench calls with the first.
     let mut keys = Vec::new();
     for i in 0..10 {

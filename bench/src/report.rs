@@ -461,6 +461,22 @@ pub fn write_results(path: &Path, generated: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The audit figure on one line (`KEYBRAKE_BENCH_ONLY=audit`).
+pub fn audit_summary(audit: &AuditFigure) -> String {
+    match audit {
+        AuditFigure::Stored {
+            records_per_second,
+            batch,
+            senders,
+        } => format!(
+            "keybrake bench (audit): {records_per_second:.0} records stored/s (batches of {batch}, {senders} instances)"
+        ),
+        AuditFigure::Unavailable(status) => {
+            format!("keybrake bench (audit): not measured: the control plane answered {status}")
+        }
+    }
+}
+
 /// The 100,000-key figures on one line (`KEYBRAKE_BENCH_ONLY=scale`).
 pub fn scale_summary(sc: &crate::scale::Scale) -> String {
     format!(

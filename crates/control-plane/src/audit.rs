@@ -92,6 +92,25 @@ pub struct Stream {
     pub last_seen_ms: u64,
 }
 
+// === impl AuditFilter ===
+
+impl AuditFilter {
+    /// The filter that matches every record, [`DEFAULT_LIMIT`] of them.
+    pub fn everything() -> Self {
+        Self {
+            key_id: None,
+            label: None,
+            label_prefix: None,
+            vendor: None,
+            decision: None,
+            since_ms: None,
+            until_ms: None,
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
 // === impl ValidBatch ===
 
 fn bounded(field: String, value: &str, max: usize) -> Result<(), FieldError> {

@@ -165,7 +165,9 @@ pub trait Backend: Send + Sync {
     /// Up to `limit` records matching `filter`, newest first.
     fn audit_records(&self, filter: AuditFilter, limit: u32) -> StoreFuture<'_, Vec<StoredRecord>>;
     /// Up to `limit` records matching `filter` (its cursor aside) stored after row `after_id`,
-    /// oldest first.
+    /// oldest first. Row ids become visible in ascending order on both backends (SQLite has one
+    /// writer; PostgreSQL orders its inserts with `postgres::AUDIT_ORDER_LOCK`), so reading on
+    /// from the highest id returned never skips a record stored later.
     fn audit_after(
         &self,
         filter: AuditFilter,

@@ -10,6 +10,9 @@ mod support;
 #[path = "api/audit.rs"]
 mod audit;
 #[cfg(test)]
+#[path = "api/audit_order.rs"]
+mod audit_order;
+#[cfg(test)]
 #[path = "api/audit_query.rs"]
 mod audit_query;
 #[cfg(test)]

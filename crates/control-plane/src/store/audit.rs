@@ -457,7 +457,8 @@ impl Sqlite {
     }
 
     /// Up to `limit` records matching `filter` (its cursor aside) stored after row
-    /// `after_id`, oldest first.
+    /// `after_id`, oldest first. One writer connection, and every ingest a write transaction
+    /// from its first statement (`BEGIN IMMEDIATE`): row ids are drawn and committed in order.
     pub async fn audit_after(
         &self,
         filter: AuditFilter,

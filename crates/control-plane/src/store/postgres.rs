@@ -7,7 +7,9 @@
 //! - A lease step or usage report first locks the key's `vault_keys` row (`FOR UPDATE`, keys in
 //!   order), so that the sum of a key's leases stays at or below its cap across replicas.
 //! - An audit batch locks its instance's `audit_streams` row; records go in with
-//!   `ON CONFLICT (instance, seq) DO NOTHING`, so each is stored once whichever replica got it.
+//!   `ON CONFLICT (instance, seq) DO NOTHING`, so each is stored once whichever replica got it,
+//!   in one statement under [`AUDIT_ORDER_LOCK`] held until commit, so that row ids commit in
+//!   ascending order (a reader going forward by id never skips one).
 //!
 //! tokio-postgres with deadpool-postgres (see the README's "Operating at scale" for why).
 
@@ -40,6 +42,12 @@ const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(5);
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
 /// Serializes migrations of replicas starting together (`pg_advisory_xact_lock`).
 const MIGRATION_LOCK: i64 = 0x6b62_6d69_6772;
+/// The `pg_advisory_xact_lock` key every transaction takes right before it inserts into
+/// `audit_records`, held until it commits ("kbaudt" in ASCII): row ids are then drawn and
+/// committed in the same order, so a reader going forward by id never skips a record
+/// committed late (see `ingest_audit`). Anything else that inserts audit records into a
+/// keybrake database must take it the same way.
+pub const AUDIT_ORDER_LOCK: i64 = 0x6b62_6175_6474;
 
 /// Handle to a PostgreSQL database. Cheap to clone.
 #[derive(Clone)]

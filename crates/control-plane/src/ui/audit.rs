@@ -26,21 +26,6 @@ const RESCAN: Duration = Duration::from_secs(2);
 /// Most records one read of the tail takes.
 const TAIL_BATCH: u32 = 200;
 
-/// The audit filter that matches everything.
-pub fn no_filter() -> AuditFilter {
-    AuditFilter {
-        key_id: None,
-        label: None,
-        label_prefix: None,
-        vendor: None,
-        decision: None,
-        since_ms: None,
-        until_ms: None,
-        limit: DEFAULT_LIMIT,
-        cursor: None,
-    }
-}
-
 /// The filter fields as typed, kept in the form and in the tail's URL.
 #[derive(Clone, Debug, Default)]
 struct Filters {

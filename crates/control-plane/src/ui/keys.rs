@@ -332,7 +332,7 @@ pub async fn detail(
         .collect();
     let filter = AuditFilter {
         key_id: Some(id.to_string()),
-        ..super::audit::no_filter()
+        ..AuditFilter::everything()
     };
     let calls = state
         .store

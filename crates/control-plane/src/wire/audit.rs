@@ -2,9 +2,7 @@
 //! validated filters, stored records into their JSON view.
 
 use super::FieldError;
-use crate::audit::{
-    AuditFilter, Cursor, SpendBy, Stream, DEFAULT_LIMIT, MAX_LABEL_CHARS, MAX_LIMIT,
-};
+use crate::audit::{AuditFilter, Cursor, SpendBy, Stream, MAX_LABEL_CHARS, MAX_LIMIT};
 use crate::store::{SpendRow, StoredRecord};
 use crate::wire::keys::micros_to_usd;
 use keybrake_core::audit::Decision;
@@ -189,17 +187,7 @@ fn text(field: &str, value: String, max: usize) -> Result<String, FieldError> {
 
 /// `GET /audit`'s query, validated.
 pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditFilter, FieldError> {
-    let mut f = AuditFilter {
-        key_id: None,
-        label: None,
-        label_prefix: None,
-        vendor: None,
-        decision: None,
-        since_ms: None,
-        until_ms: None,
-        limit: DEFAULT_LIMIT,
-        cursor: None,
-    };
+    let mut f = AuditFilter::everything();
     for (name, value) in pairs {
         match name.as_str() {
             "key_id" => {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::audit::DEFAULT_LIMIT;
 
 fn q(s: &str) -> Result<AuditFilter, FieldError> {
     parse_audit_query(crate::extract::query_pairs(Some(s)))

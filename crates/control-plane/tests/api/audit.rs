@@ -40,6 +40,25 @@ async fn a_batch_is_stored_once_and_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_batch_holding_a_sequence_number_twice_stores_its_first_record_once() {
+    let app = TestApp::new().await;
+    let gw = Instance::new("inst-a");
+    let mut batch = gw.batch(1, vec![record(1, 10), record(2, 20), record(3, 30)], 3);
+    batch.entries[2].seq = 1;
+    let r = gw.send(&app, &batch).await;
+    assert_eq!(r.json(), json!({"acked_through": 2}), "{}", r.text());
+    assert_eq!(metric(&app, "keybrake_audit_records_stored_total").await, 2);
+    let page = audit(&app, "").await;
+    let costs: Vec<_> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["seq"].as_u64().unwrap(), r["cost_usd"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(costs, [(2, 0.00002), (1, 0.00001)], "{page}");
+}
+
+#[tokio::test]
 async fn out_of_order_batches_ack_only_what_has_no_hole_below() {
     let app = TestApp::new().await;
     let gw = Instance::new("inst-a");

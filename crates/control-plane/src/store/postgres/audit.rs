@@ -2,14 +2,17 @@
 //!
 //! A batch locks its instance's `audit_streams` row first, so that two replicas given the same
 //! instance's batches (a retry after a timeout) move its frontier one after the other; each
-//! record goes in once per `(instance, seq)`.
+//! record goes in once per `(instance, seq)`. Its records then go in with one statement under
+//! [`AUDIT_ORDER_LOCK`], held until commit, so that row ids become visible in ascending order
+//! and a reader going forward by id ([`Postgres::audit_after`]) never skips one.
 
 use super::keys::Args;
 use super::leases::touch;
-use super::Postgres;
+use super::{Postgres, AUDIT_ORDER_LOCK};
 use crate::audit::{AuditFilter, SpendBy, Stream, ValidBatch};
 use crate::store::audit::{conditions, RawRecord, PRUNE_CHUNK, RECORD_COLUMNS};
 use crate::store::{to_i64, to_u64, Ingested, SpendRow, StoreError, StoredRecord};
+use deadpool_postgres::GenericClient;
 use keybrake_core::{DenyReason, Vendor};
 use rusqlite::types::Value as Sql;
 use std::collections::HashMap;
@@ -64,6 +67,118 @@ fn where_clause(filter: &AuditFilter, args: &mut Args) -> Result<String, StoreEr
     Ok(out)
 }
 
+/// Stores a batch's records in one statement, each unless its `(instance, seq)` is stored
+/// already: `$1` gateway, `$2` instance, `$3` stored_at_ms, then one array per column, in
+/// [`Columns`]' order.
+const INSERT: &str = "INSERT INTO audit_records (gateway, instance, stored_at_ms, time_ms, seq, \
+         key_id, label, vendor, method, path, status, decision, deny_reason, cost_micros, \
+         cost_source, spend_micros, upstream_latency_ms, vendor_request_id, over_reserved_micros) \
+     SELECT $1::text, $2::text, $3::bigint, r.* FROM UNNEST($4::bigint[], $5::bigint[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], \
+         $13::text[], $14::bigint[], $15::text[], $16::bigint[], $17::bigint[], $18::text[], \
+         $19::bigint[]) AS r \
+     ON CONFLICT (instance, seq) DO NOTHING";
+
+/// A batch's records column by column: the arrays [`INSERT`] unnests, one element per entry.
+struct Columns<'a> {
+    time_ms: Vec<i64>,
+    seq: Vec<i64>,
+    key_id: Vec<Option<&'a str>>,
+    label: Vec<Option<&'a str>>,
+    vendor: Vec<Option<&'static str>>,
+    method: Vec<&'a str>,
+    path: Vec<&'a str>,
+    status: Vec<i64>,
+    decision: Vec<&'static str>,
+    deny_reason: Vec<Option<&'static str>>,
+    cost_micros: Vec<i64>,
+    cost_source: Vec<Option<&'a str>>,
+    spend_micros: Vec<Option<i64>>,
+    upstream_latency_ms: Vec<Option<i64>>,
+    vendor_request_id: Vec<Option<&'a str>>,
+    over_reserved_micros: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    /// Errors when a figure is above `i64::MAX` (validation keeps them below).
+    fn of(batch: &'a ValidBatch) -> Result<Self, StoreError> {
+        let n = batch.entries.len();
+        let mut c = Columns {
+            time_ms: Vec::with_capacity(n),
+            seq: Vec::with_capacity(n),
+            key_id: Vec::with_capacity(n),
+            label: Vec::with_capacity(n),
+            vendor: Vec::with_capacity(n),
+            method: Vec::with_capacity(n),
+            path: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            decision: Vec::with_capacity(n),
+            deny_reason: Vec::with_capacity(n),
+            cost_micros: Vec::with_capacity(n),
+            cost_source: Vec::with_capacity(n),
+            spend_micros: Vec::with_capacity(n),
+            upstream_latency_ms: Vec::with_capacity(n),
+            vendor_request_id: Vec::with_capacity(n),
+            over_reserved_micros: Vec::with_capacity(n),
+        };
+        for e in &batch.entries {
+            let r = &e.record;
+            c.time_ms.push(to_i64(r.time_ms)?);
+            c.seq.push(to_i64(e.seq)?);
+            c.key_id.push(r.key_id.as_deref());
+            c.label.push(r.agent_run_label.as_deref());
+            c.vendor.push(r.vendor.map(Vendor::as_str));
+            c.method.push(&r.method);
+            c.path.push(&r.path);
+            c.status.push(i64::from(r.status));
+            c.decision.push(r.decision.as_str());
+            c.deny_reason.push(r.deny_reason.map(DenyReason::as_str));
+            c.cost_micros.push(to_i64(r.cost_micros)?);
+            c.cost_source.push(r.cost_source.as_deref());
+            c.spend_micros.push(r.spend_micros.map(to_i64).transpose()?);
+            c.upstream_latency_ms
+                .push(r.upstream_latency_ms.map(to_i64).transpose()?);
+            c.vendor_request_id.push(r.vendor_request_id.as_deref());
+            c.over_reserved_micros.push(to_i64(r.over_reserved_micros)?);
+        }
+        Ok(c)
+    }
+}
+
+/// `acked` moved over every sequence number right above it that `instance` has stored or that
+/// `batch_seqs` is about to store: how far its records are stored without a hole once the batch
+/// is in. Called under the instance's `audit_streams` row lock, so no other batch of the
+/// instance stores records in between.
+async fn frontier(
+    tx: &impl GenericClient,
+    instance: &str,
+    mut acked: u64,
+    batch_seqs: &[i64],
+) -> Result<u64, StoreError> {
+    let above = tx
+        .prepare_cached(
+            "SELECT seq FROM audit_records WHERE instance = $1 AND seq > $2 \
+             UNION SELECT s FROM UNNEST($3::bigint[]) AS s WHERE s > $2 \
+             ORDER BY 1 LIMIT 1000",
+        )
+        .await?;
+    loop {
+        let start = acked;
+        let rows = tx
+            .query(&above, &[&instance, &to_i64(acked)?, &batch_seqs])
+            .await?;
+        for r in &rows {
+            if to_u64(r.try_get(0)?, "audit_records")? != acked + 1 {
+                break;
+            }
+            acked += 1;
+        }
+        if acked - start < 1000 {
+            return Ok(acked);
+        }
+    }
+}
+
 // === impl Postgres ===
 
 impl Postgres {
@@ -76,87 +191,36 @@ impl Postgres {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         touch(&tx, instance, now_ms).await?;
-        tx.execute(
-            "INSERT INTO audit_streams (instance, gateway, next_seq, dropped_total, \
-                 acked_through, updated_at_ms) VALUES ($1, $2, 1, 0, 0, $3) \
-             ON CONFLICT (instance) DO NOTHING",
-            &[&instance.id, &instance.gateway, &to_i64(now_ms)?],
-        )
-        .await?;
-        let before = tx
-            .query_one(
+        let open = tx
+            .prepare_cached(
+                "INSERT INTO audit_streams (instance, gateway, next_seq, dropped_total, \
+                     acked_through, updated_at_ms) VALUES ($1, $2, 1, 0, 0, $3) \
+                 ON CONFLICT (instance) DO NOTHING",
+            )
+            .await?;
+        tx.execute(&open, &[&instance.id, &instance.gateway, &to_i64(now_ms)?])
+            .await?;
+        let lock_stream = tx
+            .prepare_cached(
                 "SELECT next_seq, dropped_total, acked_through FROM audit_streams \
                  WHERE instance = $1 FOR UPDATE",
-                &[&instance.id],
             )
             .await?;
+        let before = tx.query_one(&lock_stream, &[&instance.id]).await?;
         let next_seq = to_u64(before.try_get(0)?, "audit_streams")?;
         let dropped_total = to_u64(before.try_get(1)?, "audit_streams")?;
-        let mut acked = to_u64(before.try_get(2)?, "audit_streams")?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO audit_records (time_ms, gateway, instance, seq, key_id, label, \
-                     vendor, method, path, status, decision, deny_reason, cost_micros, \
-                     cost_source, spend_micros, upstream_latency_ms, vendor_request_id, \
-                     stored_at_ms, over_reserved_micros) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                     $17, $18, $19) \
-                 ON CONFLICT (instance, seq) DO NOTHING",
+        let acked = to_u64(before.try_get(2)?, "audit_streams")?;
+        let columns = Columns::of(&batch)?;
+        // Everything else first, so that the ordered section below is two statements.
+        let acked = frontier(&tx, &instance.id, acked, &columns.seq).await?;
+        let update = tx
+            .prepare_cached(
+                "UPDATE audit_streams SET gateway = $2, next_seq = $3, dropped_total = $4, \
+                     acked_through = $5, updated_at_ms = $6 WHERE instance = $1",
             )
             .await?;
-        let mut stored = 0;
-        for e in &batch.entries {
-            let r = &e.record;
-            stored += tx
-                .execute(
-                    &insert,
-                    &[
-                        &to_i64(r.time_ms)?,
-                        &instance.gateway,
-                        &instance.id,
-                        &to_i64(e.seq)?,
-                        &r.key_id,
-                        &r.agent_run_label,
-                        &r.vendor.map(Vendor::as_str),
-                        &r.method,
-                        &r.path,
-                        &i64::from(r.status),
-                        &r.decision.as_str(),
-                        &r.deny_reason.map(DenyReason::as_str),
-                        &to_i64(r.cost_micros)?,
-                        &r.cost_source,
-                        &r.spend_micros.map(to_i64).transpose()?,
-                        &r.upstream_latency_ms.map(to_i64).transpose()?,
-                        &r.vendor_request_id,
-                        &to_i64(now_ms)?,
-                        &to_i64(r.over_reserved_micros)?,
-                    ],
-                )
-                .await?;
-        }
-        // Move the frontier over every record now stored right above it.
-        loop {
-            let start = acked;
-            let rows = tx
-                .query(
-                    "SELECT seq FROM audit_records WHERE instance = $1 AND seq > $2 \
-                     ORDER BY seq LIMIT 1000",
-                    &[&instance.id, &to_i64(acked)?],
-                )
-                .await?;
-            for r in &rows {
-                if to_u64(r.try_get(0)?, "audit_records")? != acked + 1 {
-                    break;
-                }
-                acked += 1;
-            }
-            if acked - start < 1000 {
-                break;
-            }
-        }
         tx.execute(
-            "UPDATE audit_streams SET gateway = $2, next_seq = $3, dropped_total = $4, \
-                 acked_through = $5, updated_at_ms = $6 WHERE instance = $1",
+            &update,
             &[
                 &instance.id,
                 &instance.gateway,
@@ -167,6 +231,51 @@ impl Postgres {
             ],
         )
         .await?;
+        let lock = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?;
+        let insert = tx.prepare_cached(INSERT).await?;
+        // Row ids come from an identity (a sequence with CACHE 1: drawn one at a time, across
+        // sessions, in the order of the calls) when the INSERT runs, not when the transaction
+        // commits. A reader going forward by id (the console's live tail) resumes after the
+        // highest id it has shown, so a batch that drew lower ids but committed after one that
+        // drew higher ids would never be shown to it. The lock puts drawing and committing in
+        // the same order: a batch draws its ids only once the batch before it has released the
+        // lock, and PostgreSQL releases a transaction's locks only after it has recorded the
+        // commit and taken the transaction out of the running ones, so that every snapshot
+        // taken from then on sees its rows (CommitTransaction in xact.c: RecordTransactionCommit,
+        // then ProcArrayEndTransaction, "before releasing locks"). So once a statement sees id
+        // N, every transaction that drew an id below N has committed (its rows are seen by the
+        // same statement) or never will. Held from here to the COMMIT: one INSERT, however many
+        // records, and the commit; the rest of the batch's work is done above, and a batch
+        // waiting for its instance's row does not hold it.
+        tx.execute(&lock, &[&AUDIT_ORDER_LOCK]).await?;
+        let stored = tx
+            .execute(
+                &insert,
+                &[
+                    &instance.gateway,
+                    &instance.id,
+                    &to_i64(now_ms)?,
+                    &columns.time_ms,
+                    &columns.seq,
+                    &columns.key_id,
+                    &columns.label,
+                    &columns.vendor,
+                    &columns.method,
+                    &columns.path,
+                    &columns.status,
+                    &columns.decision,
+                    &columns.deny_reason,
+                    &columns.cost_micros,
+                    &columns.cost_source,
+                    &columns.spend_micros,
+                    &columns.upstream_latency_ms,
+                    &columns.vendor_request_id,
+                    &columns.over_reserved_micros,
+                ],
+            )
+            .await?;
         tx.commit().await?;
         Ok(Ingested {
             stored,
