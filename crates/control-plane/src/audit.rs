@@ -58,6 +58,10 @@ pub struct AuditFilter {
     pub limit: u32,
     /// Records after this one, in newest-first order.
     pub cursor: Option<Cursor>,
+    /// Records whose row id is at most this: a page as of the moment this id was the highest
+    /// stored (`GET /audit` sets it to the `next_after_id` it answers, so that reading on from
+    /// there neither repeats nor skips a record).
+    pub through_id: Option<i64>,
 }
 
 /// A place in the newest-first order: the last record of a page. Stable under inserts: records
@@ -107,6 +111,7 @@ impl AuditFilter {
             until_ms: None,
             limit: DEFAULT_LIMIT,
             cursor: None,
+            through_id: None,
         }
     }
 }

@@ -10,6 +10,9 @@ mod support;
 #[path = "api/audit.rs"]
 mod audit;
 #[cfg(test)]
+#[path = "api/audit_forward.rs"]
+mod audit_forward;
+#[cfg(test)]
 #[path = "api/audit_order.rs"]
 mod audit_order;
 #[cfg(test)]

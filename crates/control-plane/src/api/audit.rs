@@ -1,12 +1,13 @@
 //! The audit trail: `POST /dataplane/v1/audit` (gateways, data-plane token) stores records;
 //! `GET /audit`, `GET /audit/gaps` and `GET /spend` (admin) read them.
 
-use crate::audit::{Cursor, ValidBatch};
+use crate::audit::{AuditFilter, Cursor, ValidBatch};
 use crate::error::ApiError;
 use crate::extract::{query_pairs, ApiJson};
 use crate::state::AppState;
 use crate::wire::audit::{
-    parse_audit_query, parse_spend_query, AuditPage, AuditRecordView, GapsView, SpendView, DAY_MS,
+    parse_audit_query, parse_spend_query, AuditPage, AuditQuery, AuditRecordView, GapsView,
+    SpendView, DAY_MS,
 };
 use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::Json;
@@ -48,13 +49,26 @@ async fn store_batch(state: AppState, req: Request) -> Result<Json<AuditAck>, Ap
     }))
 }
 
-/// `GET /audit`: newest first, with a cursor to the next page when there is one.
+/// `GET /audit`: the newest matching records, newest first, with a cursor to the next page
+/// when there is one; with `after_id`, the matching records stored after that row id, oldest
+/// stored first. Both answer `next_after_id`, where reading forward resumes (see
+/// [`AuditPage`]). Bad parameters: `400` naming the field.
 pub async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let filter = parse_audit_query(query_pairs(query.as_deref()))?;
+    let AuditQuery { filter, after_id } = parse_audit_query(query_pairs(query.as_deref()))?;
+    // Read first: every record up to it is committed (ids commit in order on both backends),
+    // so the reads below see all of them.
+    let last_id = state.store.audit_last_id().await?;
     let limit = filter.limit;
+    if let Some(after_id) = after_id {
+        return Ok(Json(forward(&state, filter, after_id, last_id).await?));
+    }
+    let filter = AuditFilter {
+        through_id: Some(last_id),
+        ..filter
+    };
     let mut rows = state.store.audit_records(filter, limit + 1).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
@@ -68,7 +82,32 @@ pub async fn list(
     Ok(Json(AuditPage {
         records: rows.iter().map(AuditRecordView::from).collect(),
         next_cursor,
+        next_after_id: Some(last_id),
     }))
+}
+
+/// `GET /audit?after_id=…`: up to `limit` matching records stored after `after_id`, oldest
+/// first. A short answer holds every matching record through `last_id` (read before), so the
+/// reader resumes from there and does not scan the records its filter left out again.
+async fn forward(
+    state: &AppState,
+    filter: AuditFilter,
+    after_id: i64,
+    last_id: i64,
+) -> Result<AuditPage, ApiError> {
+    let limit = filter.limit;
+    let rows = state.store.audit_after(filter, after_id, limit).await?;
+    let last_row = rows.last().map_or(after_id, |r| r.id);
+    let next_after_id = if rows.len() >= limit as usize {
+        last_row
+    } else {
+        last_row.max(last_id).max(after_id)
+    };
+    Ok(AuditPage {
+        records: rows.iter().map(AuditRecordView::from).collect(),
+        next_cursor: None,
+        next_after_id: Some(next_after_id),
+    })
 }
 
 /// `GET /audit/gaps`: dead instances with records they numbered and never delivered, and every

@@ -1,16 +1,17 @@
 //! `keybrake audit`: the audit trail, filtered, as a table or JSON lines, optionally followed;
 //! `keybrake audit gaps`: records gateways numbered and never delivered.
 
-use super::client::{Client, ClientArgs};
+use super::client::{Client, ClientArgs, Unavailable};
 use super::output;
+use crate::audit::MAX_LIMIT;
 use crate::wire::audit::{AuditPage, AuditRecordView, GapsView};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use reqwest::{Method, Url};
-use std::collections::HashSet;
 use std::time::Duration;
 
-/// How often `--follow` asks for new records.
+/// How often `--follow` asks for new records (and, while the control plane is away, for an
+/// answer).
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Show the audit trail: one record per call through a gateway, oldest first (the newest
@@ -65,7 +66,8 @@ pub struct AuditQueryArgs {
     /// The next page: older records than the last page showed (the cursor it printed).
     #[arg(long, conflicts_with = "follow")]
     pub cursor: Option<String>,
-    /// Keep printing new records as they arrive (every second) until Ctrl-C.
+    /// Keep printing records as they are stored (asking every second) until Ctrl-C: each one
+    /// once, in the order stored, whatever its call time (a gateway may deliver late).
     #[arg(long)]
     pub follow: bool,
 }
@@ -151,74 +153,56 @@ fn print(
     Ok(())
 }
 
-fn time_ms(r: &AuditRecordView) -> u64 {
-    humantime::parse_rfc3339(&r.time)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| u64::try_from(d.as_millis()).ok())
-        .unwrap_or(0)
+/// The row id an answer says to read on from. Every answer of this control plane carries one.
+fn resume_id(next_after_id: Option<i64>) -> anyhow::Result<i64> {
+    next_after_id.context(
+        "the control plane did not say where to follow from (no next_after_id): it is older \
+         than this CLI; upgrade it to use --follow",
+    )
 }
 
-/// Where `--follow` stands: the newest time shown, and the records shown at or after it.
-#[derive(Default)]
-struct Follow {
-    newest_ms: Option<u64>,
-    shown: HashSet<(String, u64)>,
-}
-
-impl Follow {
-    /// Of `records` (oldest first), the ones not shown yet; remembers them.
-    fn take_new(&mut self, records: Vec<AuditRecordView>) -> Vec<AuditRecordView> {
-        let fresh: Vec<AuditRecordView> = records
-            .into_iter()
-            .filter(|r| self.shown.insert((r.instance.clone(), r.seq)))
-            .collect();
-        if let Some(newest) = fresh.iter().map(time_ms).max() {
-            if self.newest_ms.is_none_or(|n| newest > n) {
-                self.newest_ms = Some(newest);
-                // Only records at the newest time can come back in the next poll.
-                let keep: HashSet<(String, u64)> = fresh
-                    .iter()
-                    .filter(|r| time_ms(r) == newest)
-                    .map(|r| (r.instance.clone(), r.seq))
-                    .collect();
-                self.shown.retain(|k| keep.contains(k));
-            }
-        }
-        fresh
-    }
-}
-
+/// Prints every matching record stored after row `after_id`, in the order stored, asking
+/// every [`FOLLOW_EVERY`] (at once while whole pages come), until Ctrl-C. Records are printed
+/// whatever their call time, so one a gateway delivers late is not missed. While the control
+/// plane is unreachable or answers 5xx it says so on stderr once and keeps asking from the
+/// same row id, so nothing stored meanwhile is skipped; any other error ends the command.
 async fn follow(
     client: &Client,
     args: &AuditQueryArgs,
-    mut state: Follow,
+    mut after_id: i64,
     as_json: bool,
     mut table: Option<output::Table>,
 ) -> anyhow::Result<()> {
+    let mut base = args.pairs();
+    base.push(("limit", MAX_LIMIT.to_string()));
+    let mut away = false;
     loop {
-        tokio::time::sleep(FOLLOW_EVERY).await;
-        let mut pairs = args.pairs();
-        if let Some(newest) = state.newest_ms {
-            pairs.retain(|(n, _)| *n != "since");
-            pairs.push(("since", newest.to_string()));
-        }
-        pairs.push(("limit", "1000".to_owned()));
-        let mut records = Vec::new();
-        loop {
-            let p = page(client, &pairs).await?;
-            records.extend(p.records);
-            match p.next_cursor {
-                Some(c) => {
-                    pairs.retain(|(n, _)| *n != "cursor");
-                    pairs.push(("cursor", c));
+        let mut pairs = base.clone();
+        pairs.push(("after_id", after_id.to_string()));
+        match page(client, &pairs).await {
+            Ok(p) => {
+                if std::mem::take(&mut away) {
+                    eprintln!("keybrake audit --follow: the control plane answers again");
                 }
-                None => break,
+                after_id = resume_id(p.next_after_id)?;
+                let whole = p.records.len() >= MAX_LIMIT as usize;
+                print(&p.records, as_json, &mut table)?;
+                if whole {
+                    continue;
+                }
             }
+            Err(e) if e.downcast_ref::<Unavailable>().is_some() => {
+                if !std::mem::replace(&mut away, true) {
+                    // On stderr, so that `--json` output stays one record per line.
+                    eprintln!(
+                        "keybrake audit --follow: {e}; asking again every second (records \
+                         stored meanwhile are printed once it answers)"
+                    );
+                }
+            }
+            Err(e) => return Err(e),
         }
-        records.reverse();
-        let fresh = state.take_new(records);
-        print(&fresh, as_json, &mut table)?;
+        tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
 
@@ -288,19 +272,23 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     if let Some(c) = &args.query.cursor {
         pairs.push(("cursor", c.clone()));
     }
-    let first = page(&client, &pairs).await?;
-    let mut records = first.records;
+    let AuditPage {
+        mut records,
+        next_cursor,
+        next_after_id,
+    } = page(&client, &pairs).await?;
     records.reverse();
-    let mut state = Follow::default();
-    let shown = state.take_new(records);
     let mut table = None;
-    print(&shown, as_json, &mut table)?;
-    if let (Some(cursor), false) = (first.next_cursor, args.query.follow) {
+    print(&records, as_json, &mut table)?;
+    if args.query.follow {
+        // The page holds no record stored after its next_after_id, and following starts
+        // there: every record stored since is printed once, none twice.
+        let after_id = resume_id(next_after_id)?;
+        return follow(&client, &args.query, after_id, as_json, table).await;
+    }
+    if let Some(cursor) = next_cursor {
         // On stderr, so that `--json` output stays one record per line.
         eprintln!("older records: run the same command with --cursor {cursor}");
-    }
-    if args.query.follow {
-        follow(&client, &args.query, state, as_json, table).await?;
     }
     Ok(())
 }

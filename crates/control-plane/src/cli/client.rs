@@ -44,6 +44,13 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
+/// The control plane could not be reached, or answered a server error (5xx, such as its
+/// database being away): worth asking again later, unlike a refusal of the request itself.
+/// [`Client::send`]'s errors carry it; find it with `anyhow::Error::downcast_ref`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(String);
+
 /// An authenticated client of the admin API.
 pub struct Client {
     http: reqwest::Client,
@@ -88,7 +95,8 @@ impl Client {
         url
     }
 
-    /// Sends a request and returns the JSON answer, or the API's error message.
+    /// Sends a request and returns the JSON answer, or the API's error message ([`Unavailable`]
+    /// when the control plane cannot be reached or answers 5xx).
     pub async fn send(
         &self,
         method: Method,
@@ -103,11 +111,11 @@ impl Client {
             req = req.json(body);
         }
         let resp = req.send().await.map_err(|e| {
-            anyhow!(
+            Unavailable(format!(
                 "cannot reach the control plane at {}: {e} (is `keybrake serve` running there? \
                      set KEYBRAKE_URL or --url to where it listens)",
                 self.base
-            )
+            ))
         })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -120,9 +128,13 @@ impl Client {
             .as_ref()
             .and_then(|j| j.pointer("/error/message"))
             .and_then(Value::as_str);
-        match message {
-            Some(m) => bail!("{m}"),
-            None => bail!("{url} answered {status}"),
+        let message = match message {
+            Some(m) => m.to_owned(),
+            None => format!("{url} answered {status}"),
+        };
+        if status.is_server_error() {
+            return Err(Unavailable(message).into());
         }
+        bail!("{message}")
     }
 }

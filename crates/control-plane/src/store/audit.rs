@@ -251,8 +251,8 @@ fn ingest(conn: &mut Connection, batch: &ValidBatch, now_ms: u64) -> Result<Inge
     })
 }
 
-/// The SQL condition and parameters of `filter`, cursor included, with `?` placeholders in
-/// order. `postgres` picks PostgreSQL's spelling of the label prefix match.
+/// The SQL condition and parameters of `filter`, cursor and row id bound included, with `?`
+/// placeholders in order. `postgres` picks PostgreSQL's spelling of the label prefix match.
 pub(crate) fn conditions(
     filter: &AuditFilter,
     postgres: bool,
@@ -301,6 +301,10 @@ pub(crate) fn conditions(
         clauses.push("(time_ms < ? OR (time_ms = ? AND id < ?))");
         let t = to_i64(c.time_ms)?;
         values.extend([Sql::Integer(t), Sql::Integer(t), Sql::Integer(c.id)]);
+    }
+    if let Some(id) = filter.through_id {
+        clauses.push("id <= ?");
+        values.push(Sql::Integer(id));
     }
     let sql = if clauses.is_empty() {
         String::new()

@@ -84,7 +84,7 @@ fn parse(query: Option<&str>) -> Result<(Filters, AuditFilter, Option<i64>), UiE
     shown.query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs.iter())
         .finish();
-    let filter = parse_audit_query(pairs)?;
+    let filter = parse_audit_query(pairs)?.filter;
     Ok((shown, filter, after))
 }
 

@@ -39,11 +39,28 @@ pub struct AuditRecordView {
     pub seq: u64,
 }
 
-/// `GET /audit`: newest first; `next_cursor` fetches the page after this one.
+/// `GET /audit`'s answer. Without `after_id`: the newest matching records, newest first, and
+/// `next_cursor` to the page of older ones. With `after_id`: the matching records stored after
+/// that row id, oldest stored first, and `next_cursor` always `None`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub records: Vec<AuditRecordView>,
     pub next_cursor: Option<String>,
+    /// The row id to read on from (`GET /audit?after_id=<this>`): every record stored after
+    /// this answer has a larger id, and every matching one up to it is in this answer or was in
+    /// an earlier one of the same reading. Never lower than the `after_id` asked with. Always
+    /// present in answers; `None` only when an older control plane left it out.
+    #[serde(default)]
+    pub next_after_id: Option<i64>,
+}
+
+/// `GET /audit`'s query, validated: which records, and which way to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub filter: AuditFilter,
+    /// Read forward: the records stored after this row id, oldest stored first (a
+    /// `next_after_id` this API answered; 0 reads from the start). Never with a cursor.
+    pub after_id: Option<i64>,
 }
 
 /// A dead instance with records it numbered and never delivered: they are lost to the trail
@@ -185,9 +202,10 @@ fn text(field: &str, value: String, max: usize) -> Result<String, FieldError> {
     Ok(value)
 }
 
-/// `GET /audit`'s query, validated.
-pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditFilter, FieldError> {
+/// `GET /audit`'s query, validated. Each bad parameter is a [`FieldError`] naming it.
+pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditQuery, FieldError> {
     let mut f = AuditFilter::everything();
+    let mut after_id = None;
     for (name, value) in pairs {
         match name.as_str() {
             "key_id" => {
@@ -240,12 +258,21 @@ pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditFilter, Fi
                     FieldError::new("cursor", "cursor must be a next_cursor this API returned")
                 })?);
             }
+            "after_id" => {
+                after_id = Some(value.parse().ok().filter(|id| *id >= 0).ok_or_else(|| {
+                    FieldError::new(
+                        "after_id",
+                        "after_id must be a row id this API returned as next_after_id \
+                         (a whole number, 0 for the start of the trail)",
+                    )
+                })?);
+            }
             _ => {
                 return Err(FieldError::new(
                     name.clone(),
                     format!(
                         "unknown query parameter {name:?}; use key_id, label, label_prefix, \
-                         vendor, decision, since, until, limit or cursor"
+                         vendor, decision, since, until, limit, cursor or after_id"
                     ),
                 ))
             }
@@ -262,7 +289,17 @@ pub fn parse_audit_query(pairs: Vec<(String, String)>) -> Result<AuditFilter, Fi
             return Err(FieldError::new("until", "until must be after since"));
         }
     }
-    Ok(f)
+    if f.cursor.is_some() && after_id.is_some() {
+        return Err(FieldError::new(
+            "after_id",
+            "give cursor (older records, newest first) or after_id (records stored since, \
+             oldest first), not both",
+        ));
+    }
+    Ok(AuditQuery {
+        filter: f,
+        after_id,
+    })
 }
 
 /// `GET /spend`'s query, validated: what to group by, and the day's start (Unix ms).

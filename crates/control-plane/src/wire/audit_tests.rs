@@ -1,8 +1,12 @@
 use super::*;
 use crate::audit::DEFAULT_LIMIT;
 
-fn q(s: &str) -> Result<AuditFilter, FieldError> {
+fn query(s: &str) -> Result<AuditQuery, FieldError> {
     parse_audit_query(crate::extract::query_pairs(Some(s)))
+}
+
+fn q(s: &str) -> Result<AuditFilter, FieldError> {
+    query(s).map(|q| q.filter)
 }
 
 #[test]
@@ -55,6 +59,7 @@ fn audit_queries_validate() {
         q(&format!("cursor={cursor}")).unwrap().cursor,
         Some(Cursor { time_ms: 5, id: 9 })
     );
+    let both = format!("after_id=3&cursor={cursor}");
     let cases = [
         ("bad key id", "key_id=nope", "key_id"),
         ("empty label", "label=", "label"),
@@ -66,11 +71,23 @@ fn audit_queries_validate() {
         ("limit zero", "limit=0", "limit"),
         ("limit too large", "limit=1001", "limit"),
         ("bad cursor", "cursor=xyz", "cursor"),
+        ("after_id not a number", "after_id=soon", "after_id"),
+        ("after_id negative", "after_id=-1", "after_id"),
+        ("after_id empty", "after_id=", "after_id"),
+        ("after_id with a cursor", &both, "after_id"),
         ("unknown", "status=active", "status"),
     ];
     for (name, query, field) in cases {
         assert_eq!(q(query).unwrap_err().field, field, "case {name}");
     }
+    assert_eq!(query("").unwrap().after_id, None);
+    let forward = query("after_id=42&vendor=stripe&limit=7").unwrap();
+    assert_eq!(forward.after_id, Some(42));
+    assert_eq!(
+        (forward.filter.vendor, forward.filter.limit),
+        (Some(Vendor::Stripe), 7)
+    );
+    assert_eq!(query("after_id=0").unwrap().after_id, Some(0));
 }
 
 #[test]
