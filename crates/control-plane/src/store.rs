@@ -182,8 +182,9 @@ pub trait Backend: Send + Sync {
     fn audit_streams(&self) -> StoreFuture<'_, Vec<Stream>>;
     /// Totals of the records in `[from_ms, to_ms)` grouped `by`, most spent first.
     fn audit_spend(&self, by: SpendBy, from_ms: u64, to_ms: u64) -> StoreFuture<'_, Vec<SpendRow>>;
-    /// Deletes every record of a call before `before_ms` (in chunks) and forgets instances
-    /// silent since then (audit sequences, snapshot polls). Returns how many records it deleted.
+    /// Deletes every record of a call before `before_ms` (in chunks; on SQLite all but the
+    /// record stored last, so that row ids never go back) and forgets instances silent since
+    /// then (audit sequences, snapshot polls). Returns how many records it deleted.
     fn prune_audit(&self, before_ms: u64) -> StoreFuture<'_, u64>;
 
     /// Records that a gateway instance started a snapshot poll holding `start.version`, and

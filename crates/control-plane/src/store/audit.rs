@@ -428,11 +428,15 @@ fn spend(
     Ok(out)
 }
 
-/// Deletes up to [`PRUNE_CHUNK`] records before `before`; returns how many.
+/// Deletes up to [`PRUNE_CHUNK`] records before `before`; returns how many. Keeps the record
+/// stored last whatever its time: SQLite gives a new row the id above the highest stored, so
+/// deleting that one would hand its id out again, and a reader going forward by id
+/// (`GET /audit?after_id=`) that had read past it would miss the records that reuse it.
 fn prune_chunk(conn: &Connection, before: i64) -> Result<u64, StoreError> {
     let n = conn.execute(
         "DELETE FROM audit_records WHERE id IN \
-             (SELECT id FROM audit_records WHERE time_ms < ?1 LIMIT ?2)",
+             (SELECT id FROM audit_records WHERE time_ms < ?1 \
+                 AND id < (SELECT MAX(id) FROM audit_records) LIMIT ?2)",
         params![before, PRUNE_CHUNK],
     )?;
     Ok(n as u64)
@@ -516,10 +520,10 @@ impl Sqlite {
         self.read(move |conn| spend(conn, by, from_ms, to_ms)).await
     }
 
-    /// Deletes every record of a call before `before_ms`, a chunk per transaction so that
-    /// batches from gateways go in between, and forgets instances silent since then (their
-    /// audit sequences and their last snapshot polls). Returns
-    /// how many records it deleted.
+    /// Deletes every record of a call before `before_ms` but the one stored last (see
+    /// `prune_chunk`), a chunk per transaction so that batches from gateways go in between, and
+    /// forgets instances silent since then (their audit sequences and their last snapshot
+    /// polls). Returns how many records it deleted.
     pub async fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_i64(before_ms)?;
         let mut removed = 0;

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use keybrake_core::audit::AuditRecord;
 use keybrake_core::Vendor;
 use serde_json::Value;
+use std::time::Duration;
 
 /// The same record by `KEY_B`, labelled `run/b`, through Twilio.
 fn other_run(offset_ms: u64) -> AuditRecord {
@@ -176,6 +177,27 @@ async fn the_newest_page_ends_where_reading_forward_starts() {
     assert!(after > start);
     assert_eq!(read_forward(&app, "", 10, after).await.0, []);
     assert_eq!(read_forward(&app, "", 10, start).await.0.len(), 5);
+}
+
+/// Retention prunes every record of a quiet trail: a follower that read them all still gets the
+/// next one stored (row ids never go back, on SQLite too).
+#[tokio::test]
+async fn a_follower_gets_new_records_after_retention_pruned_the_trail() {
+    let app = TestApp::new().await;
+    let a = Instance::new("inst-a");
+    a.ship(&app, 1, vec![record(0, 1), record(1, 1), record(2, 1)])
+        .await;
+    let (_, after) = read_forward(&app, "", 10, 0).await;
+
+    app.clock.advance(Duration::from_secs(100 * 86_400)); // past the 90 days of retention
+    keybrake_control_plane::retention::prune_once(&app.state)
+        .await
+        .unwrap();
+    let now = 100 * 86_400_000;
+    a.ship(&app, 4, vec![record(now, 1), record(now + 1, 1)])
+        .await;
+    let (seen, _) = read_forward(&app, "", 10, after).await;
+    assert_eq!(seen, pairs(&[("inst-a", 4), ("inst-a", 5)]));
 }
 
 #[tokio::test]
