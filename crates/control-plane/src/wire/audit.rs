@@ -57,6 +57,7 @@ pub struct AuditPage {
 /// `GET /audit`'s query, validated: which records, and which way to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditQuery {
+    /// Which records (its `limit` caps either way of reading).
     pub filter: AuditFilter,
     /// Read forward: the records stored after this row id, oldest stored first (a
     /// `next_after_id` this API answered; 0 reads from the start). Never with a cursor.
