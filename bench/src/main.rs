@@ -223,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
         ] {
             for p in pairs {
                 println!(
-                    "{:<12} {build:<9} ratio {:.2}  Envoy CPU {:.1} -> {:.1} us/req (+{:.1})",
+                    "{:<12} {build:<9} ratio {:.2}  Envoy CPU {:.1} -> {:.1} us/req ({:+.1})",
                     p.scenario.name(),
                     p.ratio(),
                     throughput::Pair::median(&p.a, |m| m.gateway_cpu_us),

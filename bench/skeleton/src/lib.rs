@@ -16,6 +16,7 @@
 //! The bench runs it beside plain Envoy and keybrake in the same rounds (bench/src/main.rs,
 //! `KEYBRAKE_BENCH_SKELETON`), so the targets are read against it in the same time window.
 
+use keybrake_core::flow::log;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
@@ -24,16 +25,17 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root) });
 }}
 
-/// The access-log entries keybrake sets (README, "The access log"), here with a fixed value.
+/// The access-log entries a costed call of keybrake sets (README, "The access log"), here with a
+/// fixed value.
 const FIELDS: [&str; 8] = [
-    "keybrake_key_id",
-    "keybrake_label",
-    "keybrake_vendor",
-    "keybrake_decision",
-    "keybrake_cost_usd",
-    "keybrake_cost_source",
-    "keybrake_spend_usd",
-    "keybrake_cap_usd",
+    log::FIELD_KEY_ID,
+    log::FIELD_LABEL,
+    log::FIELD_VENDOR,
+    log::FIELD_DECISION,
+    log::FIELD_COST,
+    log::FIELD_COST_SOURCE,
+    log::FIELD_SPEND,
+    log::FIELD_CAP,
 ];
 
 /// The shared-data entry the compare-and-swaps update: a few bytes, as a budget record is.
