@@ -7,7 +7,10 @@
 //! for the smallest of them at least (`min`, see [`crate::lease::size_grant_within`]). Its
 //! answer is applied to the budget record once, and every call of the round is woken with the
 //! same [`Resolution`] to try its reservation again (in the order they joined); a call still
-//! short after a grant that grew joins the next round.
+//! short after a grant that grew joins the next round. A call that joined while the request was
+//! out was not in it: when the answer is that the cap has no room for the least the request
+//! asked, such a call short of less than that asks in a round of its own instead of being
+//! refused with the others.
 //!
 //! Without this, a burst of N calls on a cold key sent N lease requests, which queued behind
 //! the key's row lock at the control plane until most of them timed out (`policy_unavailable`
@@ -42,12 +45,14 @@ pub struct Due {
     pub min_micros: u64,
 }
 
-/// A sent round: the callout's token and the context that owns it.
+/// A sent round: the callout's token, the context that owns it, and how many of the round's
+/// waiters (the first ones) its request asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Sent {
     token: u32,
     owner: u32,
     day: u32,
+    asked: usize,
 }
 
 #[derive(Debug)]
@@ -71,7 +76,10 @@ pub struct Answered<W> {
     pub day: u32,
     retries: u8,
     first_sent_ms: u64,
+    /// Each waiting call and its shortfall, in the order they joined; the first `asked` were
+    /// in the request.
     waiters: Vec<(W, u64)>,
+    asked: usize,
 }
 
 /// A round that ended: how, what to log, and every call that waited on it, in the order they
@@ -174,13 +182,20 @@ impl<W> LeaseDesk<W> {
     }
 
     /// The round of `key_id` went out at `now_ms` as callout `token`, owned by context
-    /// `owner`, asking about `day`.
+    /// `owner`, asking about `day` for every call waiting on it now (what [`Self::due`] summed;
+    /// no call joins in between on a single-threaded VM).
     pub fn sent(&mut self, key_id: &str, token: u32, owner: u32, day: u32, now_ms: u64) {
         if let Some(round) = self.rounds.get_mut(key_id) {
             if round.first_sent_ms == 0 {
                 round.first_sent_ms = now_ms;
             }
-            if let Some(old) = round.sent.replace(Sent { token, owner, day }) {
+            let sent = Sent {
+                token,
+                owner,
+                day,
+                asked: round.waiters.len(),
+            };
+            if let Some(old) = round.sent.replace(sent) {
                 self.tokens.remove(&old.token);
             }
             self.tokens.insert(token, key_id.to_owned());
@@ -197,6 +212,7 @@ impl<W> LeaseDesk<W> {
             day: round.sent.map_or(0, |s| s.day),
             retries: round.retries,
             first_sent_ms: round.first_sent_ms,
+            asked: round.sent.map_or(round.waiters.len(), |s| s.asked),
             waiters: round.waiters,
         })
     }
@@ -237,7 +253,9 @@ impl<W> LeaseDesk<W> {
     /// retries left and was first sent less than `budget_ms` (the gateway's `lease_timeout_ms`)
     /// before `now_ms`, puts the round back to be sent again after its pause: `None`. Anything
     /// else is applied to the budget record once ([`resolve`]) and comes back with every call
-    /// to wake.
+    /// to wake, but one: when the cap has no room ([`Resolution::NoRoom`]), a call that joined
+    /// after the request went out and is short of less than the least it asked for stays on
+    /// the desk, in a new round due at once (the control plane was not asked about it).
     pub fn conclude<H: SharedData + ?Sized>(
         &mut self,
         shared: &H,
@@ -255,11 +273,28 @@ impl<W> LeaseDesk<W> {
             self.retry(round, now_ms);
             return None;
         }
+        let Answered {
+            key_id,
+            mut waiters,
+            asked,
+            ..
+        } = round;
+        if resolution == Resolution::NoRoom && asked < waiters.len() {
+            let least_asked = waiters[..asked].iter().map(|(_, s)| *s).min();
+            let (not_asked, refused): (Vec<_>, Vec<_>) = waiters
+                .split_off(asked)
+                .into_iter()
+                .partition(|(_, s)| least_asked.is_none_or(|least| *s < least));
+            waiters.extend(refused);
+            for (w, shortfall) in not_asked {
+                self.join(&key_id, shortfall, w);
+            }
+        }
         Some(Concluded {
-            key_id: round.key_id.clone(),
+            key_id,
             resolution,
             message,
-            waiters: round.into_waiters(),
+            waiters: waiters.into_iter().map(|(w, _)| w).collect(),
         })
     }
 
@@ -291,6 +326,14 @@ impl<W> LeaseDesk<W> {
     /// when it comes).
     pub fn leave(&mut self, gone: impl Fn(&W) -> bool) {
         self.rounds.retain(|_, round| {
+            if let Some(sent) = &mut round.sent {
+                // The calls the request asked for stay the first ones.
+                let left = round.waiters[..sent.asked.min(round.waiters.len())]
+                    .iter()
+                    .filter(|(w, _)| gone(w))
+                    .count();
+                sent.asked -= left;
+            }
             round.waiters.retain(|(w, _)| !gone(w));
             round.sent.is_some() || !round.waiters.is_empty()
         });

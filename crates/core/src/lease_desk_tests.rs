@@ -306,3 +306,81 @@ fn the_request_reports_the_record_and_asks_for_the_least_that_helps() {
     let json = serde_json::to_string(&request(&shared, &info, &one, 9)).unwrap();
     assert!(!json.contains("min_micros"), "{json}");
 }
+
+/// A call that joined a round already in flight was not in its request: when the control plane
+/// answers that the cap has no room for what the request asked, a smaller late call is not
+/// refused with it, but asks in a round of its own. (Found on `make run-cluster`: $1 calls
+/// waiting behind a $999.99 call's round were refused `spend_cap_exceeded` with $450 left.)
+#[test]
+fn no_room_for_a_round_does_not_refuse_a_smaller_call_that_joined_after_it_was_sent() {
+    let shared = shared_with_record();
+    ledger::apply_grant(&shared, KEY, 9, 50, 1).unwrap();
+    let mut desk = LeaseDesk::default();
+    desk.join(KEY, 999, 1u32);
+    desk.sent(KEY, 100, 1, 9, 1_000);
+    // Joined while the request for 999 was out: small, and larger than what it asked.
+    desk.join(KEY, 1, 2);
+    desk.join(KEY, 1_000, 3);
+    // The control plane had no room for 999: the lease stays as it was.
+    let body = serde_json::to_vec(&grant(9, 50, 1)).unwrap();
+    let a = desk.answered(100).unwrap();
+    let c = desk
+        .conclude(&shared, a, 200, Some(&body), 1_100, 3_000)
+        .unwrap();
+    assert_eq!(c.resolution, Resolution::NoRoom);
+    assert_eq!(
+        c.waiters,
+        vec![1, 3],
+        "the call asked for, and a later one no smaller, find no room"
+    );
+    // The small one asks for itself at once.
+    assert_eq!(
+        desk.due(1_100),
+        [Due {
+            key_id: KEY.into(),
+            want_micros: 1,
+            min_micros: 1
+        }]
+    );
+    desk.sent(KEY, 101, 1, 9, 1_100);
+    let body = serde_json::to_vec(&grant(9, 51, 2)).unwrap();
+    let a = desk.answered(101).unwrap();
+    let c = desk
+        .conclude(&shared, a, 200, Some(&body), 1_200, 3_000)
+        .unwrap();
+    assert_eq!((c.resolution, c.waiters), (Resolution::Grew, vec![2]));
+    assert!(desk.is_empty());
+}
+
+/// The same when a call the request asked for left before the answer (its client hung up):
+/// the calls that joined later are still told apart from the ones asked for.
+#[test]
+fn no_room_tells_the_late_calls_apart_after_an_asked_call_left() {
+    let shared = shared_with_record();
+    ledger::apply_grant(&shared, KEY, 9, 50, 1).unwrap();
+    let body = serde_json::to_vec(&grant(9, 50, 1)).unwrap();
+    let mut desk = LeaseDesk::default();
+    desk.join(KEY, 999, 1u32);
+    desk.join(KEY, 500, 2);
+    desk.sent(KEY, 100, 1, 9, 1_000);
+    desk.join(KEY, 1, 3);
+    desk.leave(|w| *w == 2);
+    let a = desk.answered(100).unwrap();
+    let c = desk
+        .conclude(&shared, a, 200, Some(&body), 1_100, 3_000)
+        .unwrap();
+    assert_eq!((c.resolution, c.waiters), (Resolution::NoRoom, vec![1]));
+    assert_eq!(desk.due(1_100).len(), 1, "the late call asks for itself");
+    // Every call the request asked for left: the late ones are asked about again.
+    let mut desk = LeaseDesk::default();
+    desk.join(KEY, 999, 1u32);
+    desk.sent(KEY, 101, 1, 9, 1_000);
+    desk.join(KEY, 2_000, 2);
+    desk.leave(|w| *w == 1);
+    let a = desk.answered(101).unwrap();
+    let c = desk
+        .conclude(&shared, a, 200, Some(&body), 1_100, 3_000)
+        .unwrap();
+    assert!(c.waiters.is_empty());
+    assert_eq!(desk.due(1_100)[0].want_micros, 2_000);
+}
