@@ -32,7 +32,16 @@ pg_bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail
 
 data_dir="${KEYBRAKE_DATA_DIR:-$repo_root/.data-cluster}"
 mkdir -p "$data_dir"
-chmod 700 "$data_dir"
+# The folder holds the keys: only its owner lists it. As root, the postgres account may pass
+# through it (711) to its own cluster and log, not list or change it. Set before anything can
+# stop this script, and the same every time: a second run-cluster that stops at the checks
+# below must not take the running one's PostgreSQL out of its own reach.
+if [[ "$(id -u)" == 0 ]]; then
+    chown root: "$data_dir"
+    chmod 711 "$data_dir"
+else
+    chmod 700 "$data_dir"
+fi
 data_dir="$(cd "$data_dir" && pwd)"
 
 script_name=run-cluster
@@ -50,8 +59,13 @@ pg_data="$data_dir/postgres"
 # shellcheck disable=SC2317 # called from cleanup
 after_stop() {
     if [[ -n "$pg_started" ]]; then
-        as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
-        names+=(postgresql)
+        local out
+        if out="$(as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop 2>&1)"; then
+            names+=(postgresql)
+        else
+            echo "$script_name: could not stop PostgreSQL: $out" >&2
+            echo "$script_name: stop it with: $([[ "$(id -u)" == 0 ]] && echo "runuser -u postgres -- ")$pg_bin/pg_ctl -D $pg_data -m fast stop" >&2
+        fi
     fi
 }
 
@@ -86,9 +100,7 @@ master_key="$(secret master.key '')"
 # === PostgreSQL ===
 
 pg_log="$data_dir/postgres.log"
-# As root, the postgres account may pass through the data folder (which holds the keys) to its own
-# cluster and log, not list or change it.
-[[ "$(id -u)" != 0 ]] || { chown root: "$data_dir"; chmod 711 "$data_dir"; touch "$pg_log"; chown postgres: "$pg_log"; }
+[[ "$(id -u)" != 0 ]] || { touch "$pg_log"; chown postgres: "$pg_log"; }
 if [[ ! -f "$pg_data/PG_VERSION" ]]; then
     say "creating a PostgreSQL cluster in $pg_data"
     mkdir -p "$pg_data"
