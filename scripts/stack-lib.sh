@@ -31,13 +31,18 @@ pids=()
 # shellcheck disable=SC2317 # called from the traps below
 cleanup() {
     trap - INT TERM HUP EXIT
-    local i
+    local i running=()
+    # Only what still runs is stopped (and named): a control plane killed by hand is not.
+    for ((i = 0; i < ${#pids[@]}; i++)); do
+        if kill -0 "${pids[i]}" 2>/dev/null; then running+=("${names[i]}"); fi
+    done
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         kill -TERM "${pids[i]}" 2>/dev/null || true
     done
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         wait "${pids[i]}" 2>/dev/null || true
     done
+    names=("${running[@]}")
     if declare -F after_stop >/dev/null; then
         after_stop
     fi

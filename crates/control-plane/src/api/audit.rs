@@ -95,6 +95,20 @@ async fn forward(
     after_id: i64,
     last_id: i64,
 ) -> Result<AuditPage, ApiError> {
+    if after_id > last_id {
+        // Row ids only grow (PostgreSQL's identity; SQLite's retention keeps the last row): an
+        // id past the newest is not one this trail handed out (another deployment's, or a
+        // database restored from an older backup), and reading on from it would skip every
+        // record stored until the trail reached it.
+        return Err(ApiError::invalid(
+            "after_id",
+            format!(
+                "after_id {after_id} is past the newest record's row id ({last_id}): use a \
+                 next_after_id this control plane answered (GET /audit?limit=1 gives the \
+                 current one)"
+            ),
+        ));
+    }
     let limit = filter.limit;
     let rows = state.store.audit_after(filter, after_id, limit).await?;
     let last_row = rows.last().map_or(after_id, |r| r.id);

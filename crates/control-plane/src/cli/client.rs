@@ -133,7 +133,12 @@ impl Client {
             None => format!("{url} answered {status}"),
         };
         if status.is_server_error() {
-            return Err(Unavailable(message).into());
+            // The API says little about its own failures ("internal error"): name who and how.
+            return Err(Unavailable(format!(
+                "the control plane at {} answered {status}: {message}",
+                self.base
+            ))
+            .into());
         }
         bail!("{message}")
     }

@@ -1,7 +1,8 @@
 //! The console's static files, compiled into the binary: no CDN, works offline.
 //!
 //! `htmx.min.js` is htmx 2.0.11 and `sse.js` its SSE extension 2.2.4 (both 0BSD, from the
-//! npm packages `htmx.org` and `htmx-ext-sse`, unchanged); `app.js` and `style.css` are ours.
+//! npm packages `htmx.org` and `htmx-ext-sse`, unchanged); `app.js`, `style.css` and
+//! `favicon.svg` (a red disc with a white bar: a brake) are ours.
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
@@ -28,6 +29,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "style.css",
         "text/css; charset=utf-8",
         include_bytes!("../../assets/ui/style.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/ui/favicon.svg"),
     ),
 ];
 

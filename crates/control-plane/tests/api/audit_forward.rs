@@ -216,10 +216,16 @@ async fn a_bad_after_id_is_refused_naming_it() {
         "after_id=1.5".to_owned(),
         "after_id=".to_owned(),
         format!("after_id=1&cursor={cursor}"),
+        // Past the newest record (2 stored): not an id this trail handed out.
+        "after_id=3".to_owned(),
+        "after_id=1000000".to_owned(),
     ] {
         let r = app.get(&format!("/audit?{query}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text());
         assert_eq!(r.error().1.as_deref(), Some("after_id"), "{query}");
         assert!(r.text().contains("after_id"), "{query}: {}", r.text());
     }
+    // The newest record's id itself is where a follower waits for the next.
+    let r = app.get("/audit?after_id=2").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }

@@ -250,3 +250,30 @@ async fn posts_need_this_sessions_csrf_token_and_this_origin() {
     let info = b.app.get(&format!("/vault/keys/{id}")).await.json();
     assert_eq!(info["status"], "revoked");
 }
+
+/// Every file a page links in its head (scripts, the style sheet, the icon) is served, with a
+/// content type the browser accepts under the console's CSP: a missing one is a 404 in every
+/// browser's console (a new user saw one for `/favicon.ico`).
+#[tokio::test]
+async fn every_asset_a_page_links_is_served() {
+    let b = Browser::new().await;
+    let page = String::from_utf8(b.get("/ui/login").await.body).unwrap();
+    let links: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/ui/assets/"))
+        .collect();
+    assert!(links.len() >= 5, "{links:?}");
+    assert!(links.contains(&"/ui/assets/favicon.svg"), "{links:?}");
+    for link in links {
+        let r = b.get(link).await;
+        assert_eq!(r.status, StatusCode::OK, "{link}");
+        let ty = r.headers[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let want = match link.rsplit('.').next() {
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            Some("svg") => "image/svg+xml",
+            other => panic!("{link}: an asset of an unexpected kind {other:?}"),
+        };
+        assert!(ty.starts_with(want), "{link}: {ty}");
+    }
+}
