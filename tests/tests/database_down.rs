@@ -1,6 +1,8 @@
 //! The control plane with its PostgreSQL down: `/healthz` answers 503, so the gateways' health
 //! checks of the control-plane cluster send their polls and lease requests to a replica that
-//! can answer them, and it answers 200 again by itself once the database is back.
+//! can answer them, and it answers 200 again by itself once the database is back. Requests it
+//! takes meanwhile are answered 503 `unavailable` (which gateways and the CLI ask again), not
+//! 500.
 
 use keybrake_e2e::paths::{self, Needed};
 use keybrake_e2e::postgres::Postgres;
@@ -8,6 +10,8 @@ use keybrake_e2e::process::{free_port, Proc, TempDir};
 use keybrake_e2e::wait_until;
 use std::process::Command;
 use std::time::Duration;
+
+const ADMIN_KEY: &str = "kba_e2e_database_down";
 
 /// Polls `/healthz` until it answers `status`, for at most `within`; returns the body.
 async fn health_becomes(
@@ -39,6 +43,7 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
         .env("KEYBRAKE_LISTEN", format!("127.0.0.1:{port}"))
         .env("KEYBRAKE_DATA_DIR", dir.0.join("data"))
         .env("KEYBRAKE_DATABASE_URL", &url)
+        .env("KEYBRAKE_ADMIN_KEY", ADMIN_KEY)
         .env("RUST_LOG", "info");
     let cp = Proc::spawn("control-plane", cmd, &dir.0);
     let http = reqwest::Client::builder()
@@ -70,6 +75,22 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
         down,
         serde_json::json!({"status": "unavailable", "database": "unreachable"}),
         "the cause goes to the log, not to unauthenticated callers"
+    );
+    // An admin request meanwhile: 503, saying what to do, and nothing of the cause.
+    let r = http
+        .get(format!("http://127.0.0.1:{port}/vault/keys"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "unavailable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("ask again"), "{message}");
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("postgres"),
+        "{message}"
     );
     wait_until(Duration::from_secs(10), "the cause in the log", || {
         let log = cp.log_text();

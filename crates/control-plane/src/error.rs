@@ -44,6 +44,13 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The database could not be reached ([`crate::store::StoreError::is_unavailable`]): worth
+    /// asking again, here or at another replica. The cause is logged, never returned.
+    #[error(
+        "the control plane cannot reach its database just now; ask again (another replica may \
+         answer)"
+    )]
+    Unavailable(#[source] anyhow::Error),
     /// Something failed on our side. The cause is logged, never returned.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -118,6 +125,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -137,8 +145,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind) = self.status_and_type();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = chain_text(cause), "request failed");
+        match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = chain_text(cause), "request failed");
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(
+                    error = chain_text(cause),
+                    "request failed: database unavailable"
+                );
+            }
+            _ => {}
         }
         let body = Body {
             error: Detail {
@@ -160,7 +177,11 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        if e.is_unavailable() {
+            ApiError::Unavailable(e.into())
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 

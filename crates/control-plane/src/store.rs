@@ -79,6 +79,33 @@ pub enum StoreError {
     Join(#[from] tokio::task::JoinError),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached: no connection from the pool, a connection
+    /// lost, or a server shutting down, starting or full (SQLSTATE 57P01, 57P02, 57P03, 53300).
+    /// The same request may succeed on another replica, or on this one a little later; the API
+    /// answers it `503` (`unavailable`), which gateways retry, and not `500`.
+    pub fn is_unavailable(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            StoreError::Pool(_) => true,
+            StoreError::Postgres(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        [
+                            SqlState::ADMIN_SHUTDOWN,
+                            SqlState::CRASH_SHUTDOWN,
+                            SqlState::CANNOT_CONNECT_NOW,
+                            SqlState::TOO_MANY_CONNECTIONS,
+                        ]
+                        .contains(c)
+                    })
+                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A result of the store, boxed so that [`Backend`] can be a trait object.
 pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
