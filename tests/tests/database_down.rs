@@ -92,11 +92,32 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
         !message.contains("127.0.0.1") && !message.contains("postgres"),
         "{message}"
     );
-    wait_until(Duration::from_secs(10), "the cause in the log", || {
+    // More requests while it is away: their failure is logged once per 10 s, not per request.
+    for _ in 0..5 {
+        let r = http
+            .get(format!("http://127.0.0.1:{port}/vault/keys"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+    }
+    wait_until(Duration::from_secs(10), "the causes in the log", || {
         let log = cp.log_text();
-        async move { log.contains("the database is unreachable").then_some(()) }
+        async move {
+            (log.contains("the database is unreachable")
+                && log.contains("the database is unavailable"))
+            .then_some(())
+        }
     })
     .await;
+    assert_eq!(
+        cp.log_text()
+            .matches("requests answered 503: the database is unavailable")
+            .count(),
+        1,
+        "one line for six requests"
+    );
 
     pg.start_again();
     health_becomes(

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -150,10 +151,19 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = chain_text(cause), "request failed");
             }
             ApiError::Unavailable(cause) => {
-                tracing::warn!(
-                    error = chain_text(cause),
-                    "request failed: database unavailable"
-                );
+                // Every gateway asks a few times a second while the database is away.
+                static THROTTLE: LogThrottle = LogThrottle::new(UNAVAILABLE_LOG_EVERY_MS);
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                if let Some(held_back) = THROTTLE.admit(now_ms) {
+                    tracing::warn!(
+                        error = chain_text(cause),
+                        held_back,
+                        "requests answered 503: the database is unavailable (one line per 10 s; \
+                         held_back: how many more since the last line)"
+                    );
+                }
             }
             _ => {}
         }
@@ -185,6 +195,47 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+/// At most one log line per this many milliseconds for requests answered 503 `unavailable`.
+pub const UNAVAILABLE_LOG_EVERY_MS: u64 = 10_000;
+
+/// Lets one log line through per period and counts the ones it held back, for failures that
+/// repeat many times a second while they last (a database away). Lock-free; shared by every
+/// request of the process.
+#[derive(Debug)]
+pub struct LogThrottle {
+    every_ms: u64,
+    /// Unix ms of the last line let through, 0 before the first.
+    last_ms: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl LogThrottle {
+    pub const fn new(every_ms: u64) -> Self {
+        Self {
+            every_ms,
+            last_ms: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// At `now_ms` (Unix ms): `Some(n)` when a line may be written, `n` the lines held back
+    /// since the last one; `None` when it is to be held back.
+    pub fn admit(&self, now_ms: u64) -> Option<u64> {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        let due = last == 0 || now_ms.saturating_sub(last) >= self.every_ms;
+        if due
+            && self
+                .last_ms
+                .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.held_back.swap(0, Ordering::Relaxed));
+        }
+        self.held_back.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
 /// `error` and its causes, outermost first, joined with `: `, leaving out a cause whose text
 /// the message already holds. (`{:#}` repeats them: several error types print their source in
 /// their own message, so a refused PostgreSQL connection read "postgres: error connecting to
@@ -202,6 +253,27 @@ pub fn chain_text(error: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::LogThrottle;
+
+    #[test]
+    fn one_line_per_period_with_the_count_held_back() {
+        let t = LogThrottle::new(10_000);
+        assert_eq!(t.admit(1_000), Some(0), "the first goes through");
+        assert_eq!(t.admit(1_001), None);
+        assert_eq!(t.admit(10_999), None);
+        assert_eq!(
+            t.admit(11_000),
+            Some(2),
+            "a period later, with the two held back"
+        );
+        assert_eq!(t.admit(11_001), None);
+        assert_eq!(t.admit(30_000), Some(1));
+        assert_eq!(t.admit(30_000), None);
+    }
 }
 
 #[cfg(test)]

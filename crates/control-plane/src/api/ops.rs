@@ -1,6 +1,6 @@
 //! Unauthenticated operational endpoints: `/healthz`, `/metrics`, and the JSON fallbacks.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, LogThrottle};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// A gateway counts as connected when it polled within this window (a long-poll lasts at most
@@ -27,7 +27,7 @@ const HEALTH_LOG_EVERY_MS: u64 = 10_000;
 /// gateways' health checks send their lease requests and polls to a replica that can answer
 /// them. The cause goes to the log, never into the answer.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
+    static THROTTLE: LogThrottle = LogThrottle::new(HEALTH_LOG_EVERY_MS);
     let failure = match tokio::time::timeout(HEALTH_DB_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),
@@ -42,13 +42,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             Json(json!({"status": "ok", "database": "ok"})),
         ),
         Some(cause) => {
-            let now = state.clock.now_ms();
-            let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
-            if now.saturating_sub(last) >= HEALTH_LOG_EVERY_MS
-                && LAST_LOGGED_MS
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
+            if THROTTLE.admit(state.clock.now_ms()).is_some() {
                 tracing::warn!(
                     database = state.store.kind(),
                     %cause,
