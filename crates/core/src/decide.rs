@@ -68,6 +68,15 @@ pub fn vendor_hint(path: &[u8]) -> Option<Vendor> {
     Vendor::route(std::str::from_utf8(&rest[..end]).ok()?).map(|(v, _)| v)
 }
 
+/// The vendor a request is addressed to and its path in the vendor's own terms (normalized, the
+/// gateway's prefix removed), without a policy: for recording a call refused before its policy
+/// could be read. `None` when the path is unreadable or names no vendor.
+pub fn vendor_and_path(path: &[u8]) -> Option<(Vendor, String)> {
+    let path = NormalizedPath::parse(path).ok()?;
+    let (vendor, prefix_len) = Vendor::route(path.segments().first()?)?;
+    Some((vendor, join_path(&path.segments()[prefix_len..])))
+}
+
 /// The ids of the vault keys an `Authorization` value could present, in any vendor's form
 /// (at most two: a Basic credential's user and password). A worker brings these keys' policy
 /// up to date before [`decide`], which then reads the one the request's vendor presents.

@@ -359,7 +359,16 @@ impl Flow {
         let admitted = match decided {
             None => {
                 let scrub = scrub_all(&headers);
-                let vendor = decide::vendor_hint(path);
+                // What was asked of which vendor goes in the record; the key does not: with no
+                // policy nothing verified it.
+                let vendor = match decide::vendor_and_path(path) {
+                    Some((vendor, vendor_path)) => {
+                        self.log.path = redact::redacted_or_same(&vendor_path);
+                        Some(vendor)
+                    }
+                    None => decide::vendor_hint(path),
+                };
+                self.log.key(vendor, None);
                 return self.refuse(host, DenyReason::PolicyUnavailable, vendor, None, &scrub);
             }
             Some(Err(d)) => {

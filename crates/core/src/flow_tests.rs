@@ -434,6 +434,27 @@ fn no_policy_fails_closed() {
     assert_eq!(flow.on_request_headers(&mut host, true), Step::Pause);
     assert_eq!(host.replies[0].status, 503);
     assert!(host.set_headers.is_empty(), "no credential set");
+    // The record says what was asked of which vendor; not the key, which nothing verified.
+    flow.on_log(&mut host);
+    let r = only_record(&host);
+    assert_eq!(r.deny_reason, Some(DenyReason::PolicyUnavailable));
+    assert_eq!(
+        (r.vendor, r.path.as_str(), r.method.as_str()),
+        (Some(Vendor::Stripe), "/v1/customers/cus_1", "GET")
+    );
+    assert_eq!(
+        (r.key_id.as_deref(), r.agent_run_label.as_deref()),
+        (None, None)
+    );
+    // A secret-shaped path segment is redacted there as on every refusal.
+    let mut host = host_with_lease(0);
+    host.index = None;
+    let secret = format!("/stripe/v1/customers/{}", "a".repeat(64));
+    host.request = headers("GET", &secret, &[]);
+    let mut flow = Flow::new(limits());
+    flow.on_request_headers(&mut host, true);
+    flow.on_log(&mut host);
+    assert!(!only_record(&host).path.contains(&"a".repeat(64)));
 }
 
 #[test]
