@@ -188,7 +188,9 @@ while true; do
     done
     ((${#live[@]} > 0)) || break
     status=0
-    wait -n "${live[@]}" || status=$?
+    # (Its stderr: bash's own "Killed" notice for a process killed by a signal; the line below
+    # says it.)
+    wait -n "${live[@]}" 2>/dev/null || status=$?
     stop="" cps=0
     for i in "${!pids[@]}"; do
         if kill -0 "${pids[i]}" 2>/dev/null; then
