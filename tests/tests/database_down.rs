@@ -77,12 +77,12 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
         "the cause goes to the log, not to unauthenticated callers"
     );
     // An admin request meanwhile: 503, saying what to do, and nothing of the cause.
-    let r = http
-        .get(format!("http://127.0.0.1:{port}/vault/keys"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
+    let list_keys = || {
+        http.get(format!("http://127.0.0.1:{port}/vault/keys"))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+    };
+    let r = list_keys().await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["type"], "unavailable", "{body}");
@@ -94,13 +94,7 @@ async fn healthz_says_the_database_is_down_and_recovers_with_it() {
     );
     // More requests while it is away: their failure is logged once per 10 s, not per request.
     for _ in 0..5 {
-        let r = http
-            .get(format!("http://127.0.0.1:{port}/vault/keys"))
-            .bearer_auth(ADMIN_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 503);
+        assert_eq!(list_keys().await.unwrap().status().as_u16(), 503);
     }
     wait_until(Duration::from_secs(10), "the causes in the log", || {
         let log = cp.log_text();
