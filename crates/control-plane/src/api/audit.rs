@@ -96,7 +96,7 @@ async fn forward(
     last_id: i64,
 ) -> Result<AuditPage, ApiError> {
     if after_id > last_id {
-        // Row ids only grow (PostgreSQL's identity; SQLite's retention keeps the last row): an
+        // The highest row id never goes back (retention keeps the last row on both backends): an
         // id past the newest is not one this trail handed out (another deployment's, or a
         // database restored from an older backup), and reading on from it would skip every
         // record stored until the trail reached it.

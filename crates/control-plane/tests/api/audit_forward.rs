@@ -193,6 +193,10 @@ async fn a_follower_gets_new_records_after_retention_pruned_the_trail() {
     keybrake_control_plane::retention::prune_once(&app.state)
         .await
         .unwrap();
+    // A follower asking before anything new is stored: nothing yet, and no error (the newest
+    // record is kept, so its id is still the highest).
+    let (seen, after_prune) = read_forward(&app, "", 10, after).await;
+    assert_eq!((seen, after_prune), (Vec::new(), after));
     let now = 100 * 86_400_000;
     a.ship(&app, 4, vec![record(now, 1), record(now + 1, 1)])
         .await;

@@ -420,6 +420,11 @@ impl Postgres {
             .collect()
     }
 
+    /// Deletes every record of a call before `before_ms` but the one stored last (as on
+    /// SQLite), a chunk per statement, and forgets instances silent since then. Keeping the
+    /// last one keeps the highest row id readers see from going back: `GET /audit` hands out
+    /// `next_after_id` from it and refuses an `after_id` above it. Returns how many records it
+    /// deleted.
     pub async fn prune_audit(&self, before_ms: u64) -> Result<u64, StoreError> {
         let before = to_i64(before_ms)?;
         let client = self.client().await?;
@@ -428,7 +433,8 @@ impl Postgres {
             let n = client
                 .execute(
                     "DELETE FROM audit_records WHERE id IN \
-                         (SELECT id FROM audit_records WHERE time_ms < $1 LIMIT $2)",
+                         (SELECT id FROM audit_records WHERE time_ms < $1 \
+                             AND id < (SELECT MAX(id) FROM audit_records) LIMIT $2)",
                     &[&before, &PRUNE_CHUNK],
                 )
                 .await?;
