@@ -102,6 +102,16 @@ impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
         match e {
             ApiError::Internal(cause) => UiError::Internal(cause),
+            ApiError::Unavailable(ref cause) => {
+                tracing::warn!(
+                    error = crate::error::chain_text(cause),
+                    "console request failed: the database is unavailable"
+                );
+                UiError::Api {
+                    status: e.status_and_type().0,
+                    message: e.to_string(),
+                }
+            }
             other => UiError::Api {
                 status: other.status_and_type().0,
                 message: other.to_string(),
@@ -111,13 +121,38 @@ impl From<ApiError> for UiError {
 }
 
 impl From<crate::store::StoreError> for UiError {
+    /// As the API maps it: `503` when the database is away, else an internal error.
     fn from(e: crate::store::StoreError) -> Self {
-        UiError::internal(e)
+        ApiError::from(e).into()
     }
 }
 
 impl From<crate::wire::FieldError> for UiError {
     fn from(e: crate::wire::FieldError) -> Self {
         UiError::BadRequest(e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_database_away_is_a_503_and_anything_else_a_500() {
+        let away = UiError::from(StoreError::Pool(
+            "timed out waiting for a connection".into(),
+        ));
+        assert_eq!(away.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(away.to_string().contains("ask again"), "{away}");
+        assert!(
+            !away.to_string().contains("timed out"),
+            "the cause stays in the log"
+        );
+        let broken = UiError::from(StoreError::Corrupt {
+            table: "vault_keys",
+            detail: "x".into(),
+        });
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
